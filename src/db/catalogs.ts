@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../util/errors.js';
+import type { Sql } from './database.js';
+import { migrateCatalogSchema, quoteSchema } from './migrate.js';
+
+export interface Catalog {
+  id: string;
+  name: string;
+  schema_name: string;
+  source_directories: string[];
+  organized_directory: string | null;
+  settings: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const CATALOG_COLUMNS = ['id', 'name', 'schema_name', 'source_directories', 'organized_directory', 'settings', 'created_at', 'updated_at'] as const;
+
+export function validateCatalogName(name: string): string {
+  const trimmed = name.trim();
+  if (!trimmed) throw new UserError('a catalog name may not be empty');
+  if (trimmed.length > 200) throw new UserError('a catalog name may be at most 200 characters');
+  if (/[\u0000-\u001f]/.test(trimmed)) throw new UserError('a catalog name may not contain control characters');
+  return trimmed;
+}
+
+/** Creates the catalog row and its schema in one transaction, so neither exists without the other. */
+export async function createCatalog(
+  sql: Sql,
+  input: { name: string; sourceDirectories: string[]; organizedDirectory?: string | null },
+): Promise<Catalog> {
+  const name = validateCatalogName(input.name);
+  const id = randomUUID();
+  const schemaName = `catalog_${id.replace(/-/g, '')}`;
+  const dirs = [...new Set(input.sourceDirectories.map((d) => path.resolve(d)))];
+  try {
+    return await sql.begin(async (tx) => {
+      const [row] = await tx<Catalog[]>`
+        insert into public.catalogs (id, name, schema_name, source_directories, organized_directory)
+        values (${id}, ${name}, ${schemaName}, ${dirs}, ${input.organizedDirectory ?? null})
+        returning ${tx(CATALOG_COLUMNS)}`;
+      await migrateCatalogSchema(tx as unknown as Sql, schemaName, 0);
+      return row!;
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') throw new UserError(`a catalog named "${name}" already exists`);
+    throw err;
+  }
+}
+
+export async function listCatalogs(sql: Sql): Promise<Catalog[]> {
+  return sql<Catalog[]>`select ${sql(CATALOG_COLUMNS)} from public.catalogs order by name`;
+}
+
+/** By name, or by id when the text is a uuid. */
+export async function findCatalog(sql: Sql, nameOrId: string): Promise<Catalog | null> {
+  const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(nameOrId);
+  const rows = isUuid
+    ? await sql<Catalog[]>`select ${sql(CATALOG_COLUMNS)} from public.catalogs where id = ${nameOrId} or name = ${nameOrId}`
+    : await sql<Catalog[]>`select ${sql(CATALOG_COLUMNS)} from public.catalogs where name = ${nameOrId}`;
+  return rows[0] ?? null;
+}
+
+export async function getCatalog(sql: Sql, nameOrId: string): Promise<Catalog> {
+  const catalog = await findCatalog(sql, nameOrId);
+  if (!catalog) throw new UserError(`no catalog named "${nameOrId}" (see: lumina catalog list)`);
+  return catalog;
+}
+
+/** Adds directories to a catalog's roots (ingest of a new folder into an existing catalog). */
+export async function addSourceDirectories(sql: Sql, catalog: Catalog, dirs: string[]): Promise<Catalog> {
+  const merged = [...new Set([...catalog.source_directories, ...dirs.map((d) => path.resolve(d))])];
+  if (merged.length === catalog.source_directories.length) return catalog;
+  const [row] = await sql<Catalog[]>`
+    update public.catalogs set source_directories = ${merged}, updated_at = now()
+    where id = ${catalog.id} returning ${sql(CATALOG_COLUMNS)}`;
+  return row!;
+}
+
+/** Drops the schema and its rows, then the thumbnails; jobs go with the catalog (cascade). */
+export async function deleteCatalog(sql: Sql, catalog: Catalog, dataDir: string): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx.unsafe(`drop schema if exists ${quoteSchema(catalog.schema_name)} cascade`);
+    await tx`delete from public.catalogs where id = ${catalog.id}`;
+  });
+  await fs.rm(thumbnailDir(dataDir, catalog.id), { recursive: true, force: true });
+}
+
+export function thumbnailDir(dataDir: string, catalogId: string): string {
+  return path.join(dataDir, 'thumbnails', catalogId);
+}

@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { UserError } from '../util/errors.js';
+
+/**
+ * The embedded default: PGlite on disk under the data directory, served in-process over a
+ * loopback socket so that the same postgres.js client and the same SQL work in both modes.
+ */
+export interface EmbeddedPostgres {
+  host: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const releaseLock = takeLock(path.join(dataDir, 'pglite.lock'));
+  try {
+    const db = await PGlite.create(path.join(dataDir, 'pgdata'));
+    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 8 });
+    await server.start();
+    const [host, port] = server.getServerConn().split(':');
+    return {
+      host: host!,
+      port: Number(port),
+      async stop() {
+        await server.stop();
+        await db.close();
+        releaseLock();
+      },
+    };
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
+}
+
+/**
+ * PGlite is a single-process database: two processes opening one data directory would corrupt it.
+ * A lock file naming the owner's pid keeps a second process out; a lock left by a killed process
+ * (its pid no longer alive) is taken over, so a crash never wedges the data directory.
+ */
+function takeLock(lockPath: string): () => void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(lockPath, 'wx');
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return () => {
+        try {
+          if (fs.readFileSync(lockPath, 'utf8') === String(process.pid)) fs.unlinkSync(lockPath);
+        } catch {
+          /* already gone */
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(fs.readFileSync(lockPath, 'utf8'));
+      if (owner && owner !== process.pid && isAlive(owner)) {
+        throw new UserError(
+          `the data directory ${path.dirname(lockPath)} is in use by another lumina process (pid ${owner}); ` +
+            'wait for it to finish, use another --data-dir, or set DATABASE_URL to share a PostgreSQL server',
+        );
+      }
+      fs.rmSync(lockPath, { force: true });
+    }
+  }
+  throw new UserError(`could not lock the data directory (${lockPath})`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,36 @@
+/** Migrations of the shared `public` schema. Append only: a shipped migration never changes. */
+export const publicMigrations: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'catalogs and jobs',
+    sql: `
+      create table public.catalogs (
+        id uuid primary key default gen_random_uuid(),
+        name text not null unique,
+        schema_name text not null unique,
+        source_directories text[] not null default '{}',
+        organized_directory text,
+        settings jsonb not null default '{}',
+        schema_version int not null default 0,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      );
+      create table public.jobs (
+        id uuid primary key default gen_random_uuid(),
+        catalog_id uuid references public.catalogs(id) on delete cascade,
+        type text not null,
+        status text not null default 'queued'
+          check (status in ('queued', 'running', 'completed', 'failed', 'cancelled')),
+        params jsonb not null default '{}',
+        progress jsonb not null default '{}',
+        result jsonb,
+        error text,
+        created_at timestamptz not null default now(),
+        started_at timestamptz,
+        finished_at timestamptz,
+        updated_at timestamptz not null default now()
+      );
+      create index jobs_catalog_status on public.jobs (catalog_id, status);
+    `,
+  },
+];

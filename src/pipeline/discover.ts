@@ -1,0 +1,136 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { messageOf } from '../util/errors.js';
+import { extensionOf, fileTypeOf, type FileType } from './file-types.js';
+
+export interface DiscoveredFile {
+  path: string;
+  size: number;
+  /** Whole milliseconds: what the database keeps, so re-runs compare like with like. */
+  mtimeMs: number;
+  type: FileType;
+  ext: string;
+}
+
+export interface DiscoveryProblem {
+  path: string;
+  message: string;
+}
+
+export interface Discovery {
+  files: DiscoveredFile[];
+  problems: DiscoveryProblem[];
+  /** Directories skipped on purpose (hidden, NAS metadata, a symlink back into the walk). */
+  skipped: number;
+}
+
+// Folders that NAS systems and operating systems fill with their own thumbnails and trash.
+const SKIPPED_FOLDERS = new Set(['@eadir', '.@__thumb', '#recycle', '#snapshot', '$recycle.bin', 'system volume information', 'lost+found']);
+
+export function isSkippedName(name: string): boolean {
+  return name.startsWith('.') || SKIPPED_FOLDERS.has(name.toLowerCase());
+}
+
+/**
+ * Walks the roots and returns every cataloged file with its size and mtime. Symbolic links are
+ * followed, but a directory is entered once only (by device and inode), so link loops end.
+ * Nothing here throws for one bad entry: it becomes a problem and the walk goes on.
+ */
+export async function discover(roots: string[], onProgress?: (found: number) => void): Promise<Discovery> {
+  const result: Discovery = { files: [], problems: [], skipped: 0 };
+  const visited = new Set<string>();
+  const stack: string[] = [];
+
+  for (const root of roots) {
+    const abs = path.resolve(root);
+    try {
+      const st = await fs.stat(abs);
+      if (st.isDirectory()) stack.push(abs);
+      else if (st.isFile()) addFile(result, abs, st);
+      else result.problems.push({ path: abs, message: 'not a regular file or directory' });
+    } catch (err) {
+      result.problems.push({ path: abs, message: describeFsError(err) });
+    }
+  }
+
+  while (stack.length) {
+    const dir = stack.pop()!;
+    let dirStat;
+    try {
+      dirStat = await fs.stat(dir);
+    } catch (err) {
+      result.problems.push({ path: dir, message: describeFsError(err) });
+      continue;
+    }
+    const key = `${dirStat.dev}:${dirStat.ino}`;
+    if (visited.has(key)) {
+      result.skipped++;
+      continue;
+    }
+    visited.add(key);
+
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      result.problems.push({ path: dir, message: `cannot read folder: ${describeFsError(err)}` });
+      continue;
+    }
+    const subdirs: string[] = [];
+    for (const entry of entries) {
+      if (isSkippedName(entry.name)) {
+        if (entry.isDirectory()) result.skipped++;
+        continue;
+      }
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        subdirs.push(full);
+      } else if (entry.isFile()) {
+        if (!fileTypeOf(entry.name)) continue;
+        try {
+          addFile(result, full, await fs.stat(full));
+        } catch (err) {
+          result.problems.push({ path: full, message: describeFsError(err) });
+        }
+      } else if (entry.isSymbolicLink()) {
+        try {
+          const target = await fs.stat(full);
+          if (target.isDirectory()) subdirs.push(full);
+          else if (target.isFile() && fileTypeOf(entry.name)) addFile(result, full, target);
+        } catch (err) {
+          if (fileTypeOf(entry.name) || (err as NodeJS.ErrnoException).code === 'ELOOP') {
+            result.problems.push({ path: full, message: describeFsError(err) });
+          }
+        }
+      }
+    }
+    // Reverse so the stack pops folders in name order: deterministic shards and progress.
+    subdirs.sort().reverse();
+    stack.push(...subdirs);
+    onProgress?.(result.files.length);
+  }
+  result.files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return result;
+}
+
+function addFile(result: Discovery, file: string, st: { size: number; mtimeMs: number }): void {
+  const type = fileTypeOf(file);
+  if (!type) return;
+  result.files.push({ path: file, size: st.size, mtimeMs: Math.floor(st.mtimeMs), type, ext: extensionOf(file) });
+}
+
+export function describeFsError(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOENT':
+      return 'no such file (or a broken symbolic link)';
+    case 'ELOOP':
+      return 'symbolic link loop';
+    case 'EIO':
+      return 'input/output error reading the disk';
+    default:
+      return messageOf(err);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Perceptual hashes with the definitions of the Python `imagehash` library, bit for bit, given
+ * the same small grayscale image: the first bit of imagehash's hex string is the most significant.
+ *   dHash: 9×8 grayscale, bit = pixel right of it is brighter (row-major).
+ *   pHash: 32×32 grayscale, 2-D DCT-II, the top-left 8×8 block, bit = coefficient > median.
+ */
+
+/** PIL's "L" conversion (ITU-R 601-2 luma, PIL's fixed-point rounding). */
+export function lumaOf(rgb: Uint8Array | Buffer, channels: number, pixels: number): Uint8Array {
+  const out = new Uint8Array(pixels);
+  if (channels < 3) {
+    for (let i = 0; i < pixels; i++) out[i] = rgb[i * channels]!;
+    return out;
+  }
+  for (let i = 0, p = 0; i < pixels; i++, p += channels) {
+    out[i] = (rgb[p]! * 19595 + rgb[p + 1]! * 38470 + rgb[p + 2]! * 7471 + 0x8000) >> 16;
+  }
+  return out;
+}
+
+/** 9 columns × 8 rows of gray → 64-bit dHash. */
+export function dhashFromGray(gray9x8: Uint8Array): bigint {
+  let bits = 0n;
+  for (let row = 0; row < 8; row++) {
+    for (let col = 0; col < 8; col++) {
+      const left = gray9x8[row * 9 + col]!;
+      const right = gray9x8[row * 9 + col + 1]!;
+      bits = (bits << 1n) | (right > left ? 1n : 0n);
+    }
+  }
+  return bits;
+}
+
+const N = 32;
+const K = 8;
+// cos(π k (2n+1) / 2N): DCT-II basis; the factor 2 of scipy's unnormalized DCT does not change a
+// comparison with the median, so it is left out.
+const COS = (() => {
+  const table = new Float64Array(K * N);
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) table[k * N + n] = Math.cos((Math.PI * k * (2 * n + 1)) / (2 * N));
+  return table;
+})();
+
+/** 32×32 gray → the 8×8 low-frequency DCT block (row-major). */
+export function dctLowFrequencies(gray32: Uint8Array): Float64Array {
+  // dct along axis 0 (down each column), keeping the first 8 rows.
+  const cols = new Float64Array(K * N);
+  for (let k = 0; k < K; k++) {
+    for (let j = 0; j < N; j++) {
+      let sum = 0;
+      for (let i = 0; i < N; i++) sum += COS[k * N + i]! * gray32[i * N + j]!;
+      cols[k * N + j] = sum;
+    }
+  }
+  // then along axis 1 (across each row), keeping the first 8 columns.
+  const out = new Float64Array(K * K);
+  for (let k = 0; k < K; k++) {
+    for (let l = 0; l < K; l++) {
+      let sum = 0;
+      for (let j = 0; j < N; j++) sum += COS[l * N + j]! * cols[k * N + j]!;
+      out[k * K + l] = sum;
+    }
+  }
+  return out;
+}
+
+export function phashFromGray(gray32: Uint8Array): bigint {
+  const low = dctLowFrequencies(gray32);
+  const sorted = Float64Array.from(low).sort();
+  const median = (sorted[31]! + sorted[32]!) / 2; // numpy's median of 64 values
+  let bits = 0n;
+  for (let i = 0; i < 64; i++) bits = (bits << 1n) | (low[i]! > median ? 1n : 0n);
+  return bits;
+}
+
+/** 16 hex digits, imagehash's string form. */
+export function hashToHex(hash: bigint): string {
+  return BigInt.asUintN(64, hash).toString(16).padStart(16, '0');
+}
+
+/** PostgreSQL int8 is signed: the same 64 bits, read as two's complement. */
+export function hashToInt8(hash: bigint): bigint {
+  return BigInt.asIntN(64, hash);
+}
+
+/** Variance of the 4-neighbour Laplacian: higher is sharper; comparable between images of one size. */
+export function laplacianVariance(gray: Uint8Array, width: number, height: number): number {
+  if (width < 3 || height < 3) return 0;
+  let sum = 0;
+  let sumSq = 0;
+  let n = 0;
+  for (let y = 1; y < height - 1; y++) {
+    for (let x = 1; x < width - 1; x++) {
+      const i = y * width + x;
+      const v = 4 * gray[i]! - gray[i - 1]! - gray[i + 1]! - gray[i - width]! - gray[i + width]!;
+      sum += v;
+      sumSq += v * v;
+      n++;
+    }
+  }
+  const mean = sum / n;
+  return sumSq / n - mean * mean;
+}

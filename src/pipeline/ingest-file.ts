@@ -1,0 +1,141 @@
+import type { AssetWrite } from '../db/assets.js';
+import type { FileTask, FileTaskResult } from '../workers/file-task.js';
+import type { SharedResults } from '../workers/shared-results.js';
+import { captureDate } from './capture-date.js';
+import type { DiscoveredFile } from './discover.js';
+import { needsEmbeddedPreview } from './file-types.js';
+import { hashToInt8 } from './fingerprint.js';
+import { normalizeMetadata, tagsToJson, type MetadataReader } from './metadata.js';
+import { qualityOf } from './quality.js';
+import { extractVideoFrame } from './video-frame.js';
+
+/** What one file's processing needs from its surroundings: the edges it may touch. */
+export interface FileEdges {
+  metadata: MetadataReader;
+  runTask(task: FileTask): Promise<FileTaskResult>;
+  ffmpeg: string | null;
+  thumbnailDir: string;
+  maxPixels: number;
+  jobId: string;
+}
+
+/**
+ * Steps 3 to 5 of the pipeline for one file: checksum, metadata, capture date, pixels,
+ * fingerprints, quality and thumbnail. Never throws for a bad file: the row carries the error.
+ */
+export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results: SharedResults, slot: number): Promise<{ row: AssetWrite; metadataMs: number }> {
+  const t0 = performance.now();
+  let metadataMs = 0;
+  const metaPromise = edges.metadata.read(file.path).then((m) => ((metadataMs = performance.now() - t0), m));
+  const task: FileTask = {
+    results: results.buffer,
+    slot,
+    path: file.path,
+    size: file.size,
+    type: file.type,
+    decodeFile: file.type === 'image' && file.size > 0,
+    thumbnailDir: edges.thumbnailDir,
+    maxPixels: edges.maxPixels,
+  };
+
+  let pixelNote: string | null = null;
+  let outcome: FileTaskResult;
+  if (file.type === 'image' && !needsEmbeddedPreview(file.ext, file.type)) {
+    // Metadata and pixels at once: ExifTool runs in its own processes, the pool on the cores.
+    outcome = await edges.runTask(task);
+  } else {
+    const { tags } = await metaPromise;
+    if (file.size > 0 && needsEmbeddedPreview(file.ext, file.type)) {
+      const preview = await edges.metadata.embeddedPreview(file.path, tags);
+      if (preview) {
+        task.pixels = new Uint8Array(preview);
+        task.decodeFile = false;
+      } else if (file.type === 'raw') {
+        pixelNote = 'no embedded preview in this RAW file: metadata and checksum kept, no pixels';
+      }
+    } else if (file.type === 'video' && file.size > 0 && edges.ffmpeg) {
+      try {
+        task.pixels = new Uint8Array(await extractVideoFrame(edges.ffmpeg, file.path, normalizeMetadata(tags).durationS));
+      } catch (err) {
+        pixelNote = (err as Error).message;
+      }
+    }
+    outcome = await edges.runTask(task);
+  }
+  const { tags, error: metaError } = await metaPromise;
+
+  const meta = normalizeMetadata(tags);
+  const px = results.pixelsOf(slot);
+  const date = captureDate(tags as Record<string, unknown>, file.path, file.mtimeMs);
+  const width = px?.width ?? meta.width;
+  const height = px?.height ?? meta.height;
+  const quality = qualityOf({
+    ext: file.ext,
+    type: file.type,
+    width,
+    height,
+    size: file.size,
+    hasCaptureDate: date.confidence >= 85,
+    hasCamera: Boolean(meta.make || meta.model),
+    hasGps: meta.gpsLat !== null,
+    hasLens: Boolean(meta.lens),
+  });
+
+  const error = fileError(file, outcome, pixelNote, metaError);
+  const timings = { ...results.timingsOf(slot), metadata: Math.round(metadataMs * 100) / 100 };
+  return {
+    metadataMs,
+    row: {
+      path: file.path,
+      size: file.size,
+      mtime: new Date(file.mtimeMs),
+      sha256: results.sha256Of(slot),
+      file_type: file.type,
+      ext: file.ext,
+      mime: meta.mime,
+      width,
+      height,
+      orientation: px?.orientation ?? meta.orientation,
+      taken_at: date.takenAt,
+      taken_at_local: date.local,
+      tz_offset_min: date.offsetMinutes,
+      date_source: date.source,
+      date_confidence: date.confidence,
+      date_suspicious: date.suspicious,
+      date_flags: date.flags,
+      make: meta.make,
+      model: meta.model,
+      lens: meta.lens,
+      gps_lat: meta.gpsLat,
+      gps_lon: meta.gpsLon,
+      gps_alt: meta.gpsAlt,
+      duration_s: meta.durationS,
+      dhash: px ? hashToInt8(px.dhash) : null,
+      phash: px ? hashToInt8(px.phash) : null,
+      quality_score: error ? null : quality.score,
+      quality: error ? null : quality,
+      sharpness: px?.sharpness ?? null,
+      exif: tagsToJson(tags),
+      thumbnail_key: outcome.thumbnailKey ?? null,
+      status: error ? 'error' : 'ok',
+      error,
+      timings,
+      seen_job: edges.jobId,
+    },
+  };
+}
+
+/** The one message a user reads for a file that could not be fully processed, or null. */
+function fileError(file: DiscoveredFile, outcome: FileTaskResult, pixelNote: string | null, metaError: string | null): string | null {
+  if (outcome.readError) return outcome.readError;
+  if (file.size === 0) return 'empty file (0 bytes)';
+  if (outcome.pixelError) {
+    if (/compression format|heif|hevc/i.test(outcome.pixelError) && file.ext.startsWith('hei')) {
+      return 'HEIC pixels need an HEVC decoder this libvips lacks and the file has no embedded JPEG preview: metadata and checksum kept';
+    }
+    return outcome.pixelError;
+  }
+  if (pixelNote) return pixelNote;
+  if (file.type === 'video' && metaError) return `not a readable video: ${metaError}`;
+  return null;
+}

@@ -1,0 +1,84 @@
+import { knownFiles, writeShard, type AssetWrite } from '../db/assets.js';
+import type { Sql } from '../db/database.js';
+import { SharedResults, TIMING_STAGES } from '../workers/shared-results.js';
+import type { DiscoveredFile } from './discover.js';
+import { ingestFile, type FileEdges } from './ingest-file.js';
+
+/**
+ * The unit of work: a list of files of one catalog. The embedded runner calls this in-process and
+ * a queue worker calls it for a job; both get the same rows. Unchanged files (same path, size and
+ * mtime, last processed without error) are only stamped as seen.
+ */
+export interface Shard {
+  catalogSchema: string;
+  jobId: string;
+  files: DiscoveredFile[];
+}
+
+export interface ShardContext extends Omit<FileEdges, 'jobId'> {
+  sql: Sql;
+  /** Files in flight at once; a little above the pool size hides ExifTool's latency. */
+  concurrency: number;
+  onFileDone?: (status: 'ok' | 'error' | 'unchanged') => void;
+}
+
+export const STAGES = [...TIMING_STAGES, 'metadata', 'database'] as const;
+export type StageTimings = Record<(typeof STAGES)[number], number>;
+
+export interface ShardOutcome {
+  added: number;
+  updated: number;
+  unchanged: number;
+  errors: number;
+  /** Milliseconds summed over the shard's files, per stage. */
+  timings: StageTimings;
+}
+
+export function emptyTimings(): StageTimings {
+  return Object.fromEntries(STAGES.map((s) => [s, 0])) as StageTimings;
+}
+
+export async function ingestShard(ctx: ShardContext, shard: Shard): Promise<ShardOutcome> {
+  const timings = emptyTimings();
+  const known = await knownFiles(ctx.sql, shard.catalogSchema, shard.files.map((f) => f.path));
+  const todo: DiscoveredFile[] = [];
+  const unchanged: string[] = [];
+  for (const f of shard.files) {
+    const k = known.get(f.path);
+    if (k && k.status === 'ok' && Number(k.size) === f.size && k.mtime.getTime() === f.mtimeMs) unchanged.push(f.path);
+    else todo.push(f);
+  }
+  for (let i = 0; i < unchanged.length; i++) ctx.onFileDone?.('unchanged');
+
+  const results = new SharedResults(Math.max(1, todo.length));
+  const rows: AssetWrite[] = new Array(todo.length);
+  const edges: FileEdges = { ...ctx, jobId: shard.jobId };
+  let next = 0;
+  const lane = async () => {
+    while (next < todo.length) {
+      const slot = next++;
+      const { row, metadataMs } = await ingestFile(edges, todo[slot]!, results, slot);
+      rows[slot] = row;
+      timings.metadata += metadataMs;
+      ctx.onFileDone?.(row.status);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ctx.concurrency, todo.length) }, lane));
+  for (let slot = 0; slot < todo.length; slot++) {
+    const t = results.timingsOf(slot);
+    for (const s of TIMING_STAGES) timings[s] += t[s];
+  }
+
+  const t0 = performance.now();
+  await writeShard(ctx.sql, shard.catalogSchema, shard.jobId, rows, unchanged);
+  timings.database += performance.now() - t0;
+
+  const added = rows.filter((r) => !known.has(r.path)).length;
+  return {
+    added,
+    updated: rows.length - added,
+    unchanged: unchanged.length,
+    errors: rows.filter((r) => r.status === 'error').length,
+    timings,
+  };
+}

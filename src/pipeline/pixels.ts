@@ -1,0 +1,92 @@
+import sharp from 'sharp';
+import { messageOf } from '../util/errors.js';
+import { dhashFromGray, laplacianVariance, lumaOf, phashFromGray } from './fingerprint.js';
+
+/** Longest side of the thumbnail, and of the decode: libvips shrinks on load to about this. */
+export const THUMBNAIL_SIZE = 256;
+
+export interface PixelAnalysis {
+  /** As displayed (EXIF orientation applied). */
+  width: number;
+  height: number;
+  orientation: number;
+  dhash: bigint;
+  phash: bigint;
+  sharpness: number;
+  thumbnail: Buffer;
+  timings: { decode: number; fingerprint: number; thumbnail: number };
+}
+
+export class PixelError extends Error {}
+
+/**
+ * Decodes an image once, shrunk on load to thumbnail size with the EXIF orientation applied, and
+ * derives from those pixels the perceptual hashes, a sharpness measure and the WebP thumbnail.
+ */
+export async function analyzePixels(source: Buffer, maxPixels: number): Promise<PixelAnalysis> {
+  if (source.length === 0) throw new PixelError('empty file (0 bytes)');
+  const t0 = performance.now();
+  const opts = { limitInputPixels: maxPixels, failOn: 'truncated' as const, sequentialRead: true };
+  let header;
+  try {
+    header = await sharp(source, opts).metadata();
+  } catch (err) {
+    throw new PixelError(describeDecodeError(err));
+  }
+  const { width = 0, height = 0 } = header;
+  if (!width || !height) throw new PixelError('image has no dimensions');
+  if (width * height > maxPixels) {
+    throw new PixelError(
+      `refused to decode: ${width}×${height} (${(width * height / 1e6).toFixed(0)} MP) is over the pixel limit of ` +
+        `${(maxPixels / 1e6).toFixed(0)} MP, a guard against decompression bombs (raise it with --max-pixels)`,
+    );
+  }
+  const orientation = header.orientation && header.orientation >= 1 && header.orientation <= 8 ? header.orientation : 1;
+  const swap = orientation >= 5;
+
+  let base;
+  try {
+    base = await sharp(source, opts)
+      .rotate()
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw new PixelError(describeDecodeError(err));
+  }
+  const t1 = performance.now();
+
+  const { width: bw, height: bh, channels } = base.info;
+  const gray = lumaOf(base.data, channels, bw * bh);
+  const rawGray = { raw: { width: bw, height: bh, channels: 1 as const } };
+  const [g9, g32] = await Promise.all([
+    sharp(gray, rawGray).resize(9, 8, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer(),
+    sharp(gray, rawGray).resize(32, 32, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer(),
+  ]);
+  const dhash = dhashFromGray(g9);
+  const phash = phashFromGray(g32);
+  const sharpness = laplacianVariance(gray, bw, bh);
+  const t2 = performance.now();
+
+  const thumbnail = await sharp(base.data, { raw: { width: bw, height: bh, channels } }).webp({ quality: 75, effort: 2 }).toBuffer();
+  const t3 = performance.now();
+
+  return {
+    width: swap ? height : width,
+    height: swap ? width : height,
+    orientation,
+    dhash,
+    phash,
+    sharpness: Math.round(sharpness * 10) / 10,
+    thumbnail,
+    timings: { decode: t1 - t0, fingerprint: t2 - t1, thumbnail: t3 - t2 },
+  };
+}
+
+function describeDecodeError(err: unknown): string {
+  const m = messageOf(err);
+  if (/unsupported image format/i.test(m)) return 'not a decodable image: the content is not in any format libvips reads (corrupt, or mislabelled)';
+  if (/pixel limit/i.test(m)) return 'refused to decode: over the pixel limit, a guard against decompression bombs (raise it with --max-pixels)';
+  if (/premature end|truncated|unexpected end|end of (file|stream)|short read|not enough data/i.test(m)) return `truncated image data: ${m}`;
+  return `cannot decode image: ${m}`;
+}

@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { describeFsError } from '../pipeline/discover.js';
+import { analyzePixels, PixelError } from '../pipeline/pixels.js';
+import { messageOf } from '../util/errors.js';
+import type { FileTask, FileTaskResult } from './file-task.js';
+import { SharedResults } from './shared-results.js';
+
+// Each pool thread is one core's worth of work: libvips must not start its own thread pool on top.
+sharp.concurrency(1);
+sharp.cache(false);
+
+/** Files up to this size are read whole (hashed and decoded from one read); larger ones are streamed. */
+const WHOLE_READ_LIMIT = 256 * 1024 * 1024;
+
+export default async function processFile(task: FileTask): Promise<FileTaskResult> {
+  const results = new SharedResults(task.results);
+  const t0 = performance.now();
+  let bytes: Buffer | null = null;
+  try {
+    if (task.decodeFile && task.size <= WHOLE_READ_LIMIT) {
+      bytes = await fs.readFile(task.path);
+      results.setSha256(task.slot, createHash('sha256').update(bytes).digest());
+    } else {
+      results.setSha256(task.slot, await hashStream(task.path));
+    }
+  } catch (err) {
+    return { readError: `cannot read file: ${describeFsError(err)}` };
+  } finally {
+    results.addTiming(task.slot, 'read_hash', performance.now() - t0);
+  }
+
+  const source = task.pixels ? Buffer.from(task.pixels.buffer, task.pixels.byteOffset, task.pixels.byteLength) : bytes;
+  if (!source) return {};
+  try {
+    const px = await analyzePixels(source, task.maxPixels);
+    results.setPixels(task.slot, px);
+    results.addTiming(task.slot, 'decode', px.timings.decode);
+    results.addTiming(task.slot, 'fingerprint', px.timings.fingerprint);
+    const t = performance.now();
+    const thumbnailKey = await writeThumbnail(task.thumbnailDir, results.sha256Of(task.slot)!.toString('hex'), px.thumbnail);
+    results.addTiming(task.slot, 'thumbnail', px.timings.thumbnail + performance.now() - t);
+    results.markThumbnail(task.slot);
+    return { thumbnailKey };
+  } catch (err) {
+    return { pixelError: err instanceof PixelError ? err.message : `cannot decode image: ${messageOf(err)}` };
+  }
+}
+
+async function hashStream(file: string): Promise<Buffer> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest();
+}
+
+/** Thumbnails are keyed by content, so copies share one; written whole or not at all. */
+async function writeThumbnail(dir: string, shaHex: string, webp: Buffer): Promise<string> {
+  const key = `${shaHex.slice(0, 2)}/${shaHex}.webp`;
+  const target = path.join(dir, key);
+  try {
+    await fs.access(target);
+    return key;
+  } catch {
+    /* not there yet */
+  }
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const tmp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await fs.writeFile(tmp, webp);
+  await fs.rename(tmp, target);
+  return key;
+}
