@@ -63,6 +63,14 @@ const table = (schema: string, name: string) => `${quoteSchema(schema)}.${name}`
 /** Checked before postgres.js quotes it as an identifier. */
 const schemaName = (schema: string) => (quoteSchema(schema), schema);
 
+/** PostgreSQL text and jsonb cannot hold NUL characters, which odd metadata sometimes contains. */
+function withoutNul(value: unknown): unknown {
+  if (typeof value === 'string') return value.includes('\u0000') ? value.replace(/\u0000/g, '') : value;
+  if (Array.isArray(value)) return value.map(withoutNul);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNul(v)]));
+  return value;
+}
+
 export interface KnownFile {
   path: string;
   size: bigint;
@@ -91,7 +99,7 @@ export async function writeShard(sql: Sql, schema: string, jobId: string, writte
     if (written.length) {
       const rows = written.map((w) => {
         const row: Record<string, any> = {};
-        for (const c of WRITE_COLUMNS) row[c] = JSON_COLUMNS.has(c) && w[c] !== null ? tx.json(w[c] as never) : w[c];
+        for (const c of WRITE_COLUMNS) row[c] = JSON_COLUMNS.has(c) && w[c] !== null ? tx.json(withoutNul(w[c]) as never) : w[c];
         return row;
       });
       const updates = WRITE_COLUMNS.filter((c) => c !== 'path').map((c) => `${c} = excluded.${c}`).join(', ');

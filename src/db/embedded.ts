@@ -42,13 +42,20 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
  * A lock file naming the owner's pid keeps a second process out; a lock left by a killed process
  * (its pid no longer alive) is taken over, so a crash never wedges the data directory.
  */
+const heldHere = new Set<string>();
+
 function takeLock(lockPath: string): () => void {
+  if (heldHere.has(lockPath)) {
+    throw new UserError(`the data directory ${path.dirname(lockPath)} is in use by another lumina process (this one, pid ${process.pid})`);
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = fs.openSync(lockPath, 'wx');
       fs.writeSync(fd, String(process.pid));
       fs.closeSync(fd);
+      heldHere.add(lockPath);
       return () => {
+        heldHere.delete(lockPath);
         try {
           if (fs.readFileSync(lockPath, 'utf8') === String(process.pid)) fs.unlinkSync(lockPath);
         } catch {

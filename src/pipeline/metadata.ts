@@ -98,14 +98,13 @@ export function normalizeMetadata(tags: Tags): NormalizedMetadata {
   };
 }
 
-/** ExifTool's output as plain JSON for a jsonb column: dates as text, no NUL characters. */
+/** ExifTool's output as plain JSON for a jsonb column: dates as text. */
 export function tagsToJson(tags: Tags): Record<string, unknown> {
   return JSON.parse(
     JSON.stringify(tags, (_key, value) => {
       if (value && typeof value === 'object' && typeof value.rawValue === 'string' && 'year' in value) {
         return typeof value.toISOString === 'function' ? (value.toISOString() ?? value.rawValue) : value.rawValue;
       }
-      if (typeof value === 'string') return value.replace(/\u0000/g, '');
       return value;
     }),
   );

@@ -1,0 +1,92 @@
+import t from 'tap';
+import sharp from 'sharp';
+import { analyzePixels } from '../src/pipeline/pixels.js';
+import { dhashFromGray, hashToHex, hashToInt8, lumaOf, phashFromGray } from '../src/pipeline/fingerprint.js';
+import { scene } from './helpers/corpus.js';
+
+// Plain reference implementations written from imagehash's Python source, independent of the
+// optimized ones: nested arrays, the full DCT with scipy's factor 2, numpy's median, and
+// imagehash's _binary_array_to_hex (bits joined into a string, first bit most significant).
+function refBinaryToHex(bits: boolean[]): string {
+  const s = bits.map((b) => (b ? '1' : '0')).join('');
+  return BigInt('0b' + s).toString(16).padStart(Math.ceil(s.length / 4), '0');
+}
+function refDhash(pixels: number[][]): string {
+  const bits: boolean[] = [];
+  for (const row of pixels) for (let c = 0; c < row.length - 1; c++) bits.push(row[c + 1]! > row[c]!);
+  return refBinaryToHex(bits);
+}
+function dct1(v: number[]): number[] {
+  const n = v.length;
+  return v.map((_, k) => 2 * v.reduce((acc, x, i) => acc + x * Math.cos((Math.PI * k * (2 * i + 1)) / (2 * n)), 0));
+}
+function refPhash(pixels: number[][]): string {
+  const n = pixels.length;
+  const byCols = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (let j = 0; j < n; j++) {
+    const col = dct1(pixels.map((r) => r[j]!));
+    for (let i = 0; i < n; i++) byCols[i]![j] = col[i]!;
+  }
+  const dct = byCols.map((row) => dct1(row));
+  const low = dct.slice(0, 8).flatMap((row) => row.slice(0, 8));
+  const sorted = [...low].sort((a, b) => a - b);
+  const median = (sorted[31]! + sorted[32]!) / 2;
+  return refBinaryToHex(low.map((v) => v > median));
+}
+const rows = (buf: Uint8Array, w: number, h: number) => Array.from({ length: h }, (_, y) => Array.from(buf.subarray(y * w, (y + 1) * w)));
+
+t.test('dHash and pHash match the imagehash definitions on random and real pixels', async (t) => {
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % 256);
+  for (let trial = 0; trial < 20; trial++) {
+    const g9 = Uint8Array.from({ length: 72 }, rnd);
+    const g32 = Uint8Array.from({ length: 1024 }, rnd);
+    t.equal(hashToHex(dhashFromGray(g9)), refDhash(rows(g9, 9, 8)));
+    t.equal(hashToHex(phashFromGray(g32)), refPhash(rows(g32, 32, 32)));
+  }
+  const photo = await sharp(scene(400, 300, 3)).grayscale().resize(32, 32, { fit: 'fill' }).raw().toBuffer();
+  t.equal(hashToHex(phashFromGray(photo)), refPhash(rows(photo, 32, 32)));
+});
+
+t.test('luma is PIL\'s L conversion', async (t) => {
+  const rgb = Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]);
+  // PIL: L = R * 299/1000 + G * 587/1000 + B * 114/1000, rounded
+  t.same(Array.from(lumaOf(rgb, 3, 4)), [76, 150, 29, 18]);
+});
+
+t.test('hex and int8 forms keep all 64 bits', async (t) => {
+  const h = 0xfedcba9876543210n;
+  t.equal(hashToHex(h), 'fedcba9876543210');
+  t.equal(hashToInt8(h) < 0n, true);
+  t.equal(hashToHex(hashToInt8(h)), 'fedcba9876543210');
+  t.equal(hashToHex(1n), '0000000000000001');
+});
+
+t.test('hashes are stable under re-encoding and differ between pictures', async (t) => {
+  const a = await sharp(scene(800, 600, 11)).jpeg({ quality: 95 }).toBuffer();
+  const a2 = await sharp(a).resize(400).jpeg({ quality: 40 }).toBuffer();
+  const b = await sharp(scene(800, 600, 12)).jpeg({ quality: 95 }).toBuffer();
+  const [pa, pa2, pb] = await Promise.all([analyzePixels(a, 1e8), analyzePixels(a2, 1e8), analyzePixels(b, 1e8)]);
+  const dist = (x: bigint, y: bigint) => (x ^ y).toString(2).split('').filter((c) => c === '1').length;
+  t.ok(dist(pa.phash, pa2.phash) <= 6, `pHash of a resized q40 copy is close (${dist(pa.phash, pa2.phash)})`);
+  t.ok(dist(pa.dhash, pa2.dhash) <= 8, `dHash of a resized q40 copy is close (${dist(pa.dhash, pa2.dhash)})`);
+  t.ok(dist(pa.phash, pb.phash) > 12, `pHash of another picture is far (${dist(pa.phash, pb.phash)})`);
+  t.equal(pa.width, 800);
+  t.ok(pa.thumbnail.length > 100, 'thumbnail bytes');
+  const thumb = await sharp(pa.thumbnail).metadata();
+  t.equal(thumb.format, 'webp');
+  t.equal(Math.max(thumb.width!, thumb.height!), 256);
+});
+
+t.test('EXIF orientation is applied before hashing', async (t) => {
+  const base = await sharp(scene(600, 400, 5)).jpeg().toBuffer();
+  // The same displayed picture stored two ways: rotated pixels, or upright pixels + orientation 6.
+  const rotatedPixels = await sharp(base).rotate(90).jpeg().toBuffer();
+  const tagged = await sharp(base).withMetadata({ orientation: 6 }).jpeg().toBuffer();
+  const [r, o] = await Promise.all([analyzePixels(rotatedPixels, 1e8), analyzePixels(tagged, 1e8)]);
+  t.equal(o.orientation, 6);
+  t.equal(o.width, 400, 'displayed width');
+  t.equal(o.height, 600);
+  const dist = (r.phash ^ o.phash).toString(2).split('').filter((c) => c === '1').length;
+  t.ok(dist <= 4, `same displayed picture, same pHash (distance ${dist})`);
+});
