@@ -76,13 +76,14 @@ export interface KnownFile {
   size: bigint;
   mtime: Date;
   status: string;
+  error: string | null;
 }
 
 /** What the catalog already knows of these paths: the basis of incremental re-runs. */
 export async function knownFiles(sql: Sql, schema: string, paths: string[]): Promise<Map<string, KnownFile>> {
   if (!paths.length) return new Map();
   const rows = await sql.unsafe<KnownFile[]>(
-    `select path, size, mtime, status from ${table(schema, 'assets')} where path = any($1::text[])`,
+    `select path, size, mtime, status, error from ${table(schema, 'assets')} where path = any($1::text[])`,
     [paths as never],
   );
   return new Map(rows.map((r) => [r.path, r]));

@@ -40,7 +40,7 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
 
   let pixelNote: string | null = null;
   let outcome: FileTaskResult;
-  if (file.type === 'image' && !needsEmbeddedPreview(file.ext, file.type)) {
+  if (file.type === 'image' && !needsEmbeddedPreview(file.ext, file.type) && !decodedByFfmpeg(file)) {
     // Metadata and pixels at once: ExifTool runs in its own processes, the pool on the cores.
     outcome = await edges.runTask(task);
   } else {
@@ -53,11 +53,16 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
       } else if (file.type === 'raw') {
         pixelNote = 'no embedded preview in this RAW file: metadata and checksum kept, no pixels';
       }
-    } else if (file.type === 'video' && file.size > 0 && edges.ffmpeg) {
-      try {
-        task.pixels = new Uint8Array(await extractVideoFrame(edges.ffmpeg, file.path, normalizeMetadata(tags).durationS));
-      } catch (err) {
-        pixelNote = (err as Error).message;
+    } else if (decodedByFfmpeg(file) && file.size > 0) {
+      task.decodeFile = false;
+      if (edges.ffmpeg) {
+        try {
+          task.pixels = new Uint8Array(await extractVideoFrame(edges.ffmpeg, file.path, normalizeMetadata(tags).durationS));
+        } catch (err) {
+          pixelNote = (err as Error).message;
+        }
+      } else if (file.type === 'image') {
+        pixelNote = `${file.ext.toUpperCase()} pixels are decoded through ffmpeg, which is not installed: metadata and checksum kept`;
       }
     }
     outcome = await edges.runTask(task);
@@ -123,6 +128,19 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
       seen_job: edges.jobId,
     },
   };
+}
+
+/**
+ * Errors the file's content explains stay until the file changes; errors the surroundings explain
+ * (permissions, a missing decoder) are retried on the next run.
+ */
+export function isRetryable(error: string | null): boolean {
+  return error === null || /^cannot read file|not installed/.test(error);
+}
+
+/** Videos give a frame; BMP is a format the prebuilt libvips does not read. */
+function decodedByFfmpeg(file: DiscoveredFile): boolean {
+  return file.type === 'video' || file.ext === 'bmp';
 }
 
 /** The one message a user reads for a file that could not be fully processed, or null. */

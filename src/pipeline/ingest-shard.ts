@@ -2,12 +2,12 @@ import { knownFiles, writeShard, type AssetWrite } from '../db/assets.js';
 import type { Sql } from '../db/database.js';
 import { SharedResults, TIMING_STAGES } from '../workers/shared-results.js';
 import type { DiscoveredFile } from './discover.js';
-import { ingestFile, type FileEdges } from './ingest-file.js';
+import { ingestFile, isRetryable, type FileEdges } from './ingest-file.js';
 
 /**
  * The unit of work: a list of files of one catalog. The embedded runner calls this in-process and
  * a queue worker calls it for a job; both get the same rows. Unchanged files (same path, size and
- * mtime, last processed without error) are only stamped as seen.
+ * mtime, and no error that a retry could cure) are only stamped as seen.
  */
 export interface Shard {
   catalogSchema: string;
@@ -45,7 +45,8 @@ export async function ingestShard(ctx: ShardContext, shard: Shard): Promise<Shar
   const unchanged: string[] = [];
   for (const f of shard.files) {
     const k = known.get(f.path);
-    if (k && k.status === 'ok' && Number(k.size) === f.size && k.mtime.getTime() === f.mtimeMs) unchanged.push(f.path);
+    const same = k && k.status !== 'missing' && Number(k.size) === f.size && k.mtime.getTime() === f.mtimeMs;
+    if (same && (k.status === 'ok' || !isRetryable(k.error))) unchanged.push(f.path);
     else todo.push(f);
   }
   for (let i = 0; i < unchanged.length; i++) ctx.onFileDone?.('unchanged');
