@@ -86,7 +86,7 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
     hasLens: Boolean(meta.lens),
   });
 
-  const error = fileError(file, outcome, pixelNote, metaError);
+  const error = fileError(file, outcome, pixelNote, metaError, meta.mime);
   const timings = { ...results.timingsOf(slot), metadata: Math.round(metadataMs * 100) / 100 };
   return {
     metadataMs,
@@ -144,7 +144,7 @@ function decodedByFfmpeg(file: DiscoveredFile): boolean {
 }
 
 /** The one message a user reads for a file that could not be fully processed, or null. */
-function fileError(file: DiscoveredFile, outcome: FileTaskResult, pixelNote: string | null, metaError: string | null): string | null {
+function fileError(file: DiscoveredFile, outcome: FileTaskResult, pixelNote: string | null, metaError: string | null, mime: string | null): string | null {
   if (outcome.readError) return outcome.readError;
   if (file.size === 0) return 'empty file (0 bytes)';
   if (outcome.pixelError) {
@@ -153,7 +153,8 @@ function fileError(file: DiscoveredFile, outcome: FileTaskResult, pixelNote: str
     }
     return outcome.pixelError;
   }
-  if (pixelNote) return pixelNote;
   if (file.type === 'video' && metaError) return `not a readable video: ${metaError}`;
+  if (file.type === 'video' && mime && !/^(video|audio)\//.test(mime)) return `not a readable video: the content is ${mime} (mislabelled)`;
+  if (pixelNote) return pixelNote;
   return null;
 }

@@ -29,7 +29,8 @@ export async function analyzePixels(source: Buffer, maxPixels: number): Promise<
   const opts = { limitInputPixels: maxPixels, failOn: 'truncated' as const, sequentialRead: true };
   let header;
   try {
-    header = await sharp(source, opts).metadata();
+    // Reading the header decodes no pixels, so it may look at any size and say what it found.
+    header = await sharp(source, { ...opts, limitInputPixels: false }).metadata();
   } catch (err) {
     throw new PixelError(describeDecodeError(err));
   }

@@ -38,6 +38,7 @@ export async function configFor(t: Test, backend: Backend, extra: Partial<Lumina
 export function envFor(config: LuminaConfig): Record<string, string> {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), LUMINA_DATA_DIR: config.dataDir };
   delete env.DATABASE_URL;
+  delete env.NODE_OPTIONS; // the test runner's hooks have no business in the program under test
   for (const k of Object.keys(env)) if (k.startsWith('POSTGRES_') || k.startsWith('REDIS_')) delete env[k];
   if (config.database.kind === 'postgres') env.DATABASE_URL = config.database.url;
   return env;
