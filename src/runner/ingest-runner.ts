@@ -10,6 +10,7 @@ import { emptyTimings, ingestShard, STAGES, type StageTimings } from '../pipelin
 import { MetadataReader } from '../pipeline/metadata.js';
 import { findFfmpeg } from '../pipeline/video-frame.js';
 import { UserError, messageOf } from '../util/errors.js';
+import { PARTIAL_DIR } from '../workers/file-task.js';
 import { FilePool } from '../workers/pool.js';
 import { ProgressTracker } from './progress.js';
 
@@ -64,6 +65,8 @@ export async function runIngest(sql: Sql, config: LuminaConfig, opts: IngestOpti
   };
   let lastDbWrite = 0;
 
+  const thumbs = thumbnailDir(config.dataDir, catalog.id);
+  fs.rmSync(path.join(thumbs, PARTIAL_DIR), { recursive: true, force: true });
   const pool = new FilePool(config.workers);
   const metadata = new MetadataReader(config.workers);
   try {
@@ -80,7 +83,7 @@ export async function runIngest(sql: Sql, config: LuminaConfig, opts: IngestOpti
       metadata,
       runTask: pool.run.bind(pool),
       ffmpeg: findFfmpeg(),
-      thumbnailDir: thumbnailDir(config.dataDir, catalog.id),
+      thumbnailDir: thumbs,
       maxPixels: config.maxPixels,
       concurrency: config.workers * 2 + 2,
       onFileDone: (status: string) => {

@@ -22,3 +22,6 @@ export interface FileTaskResult {
   pixelError?: string;
   thumbnailKey?: string;
 }
+
+/** Folder under a catalog's thumbnails for files still being written; cleared at the start of a run. */
+export const PARTIAL_DIR = '.partial';

@@ -8,6 +8,7 @@ import { analyzePixels, PixelError } from '../pipeline/pixels.js';
 import { messageOf } from '../util/errors.js';
 import type { FileTask, FileTaskResult } from './file-task.js';
 import { SharedResults } from './shared-results.js';
+import { PARTIAL_DIR } from './file-task.js';
 
 // Each pool thread is one core's worth of work: libvips must not start its own thread pool on top.
 sharp.concurrency(1);
@@ -67,7 +68,10 @@ async function writeThumbnail(dir: string, shaHex: string, webp: Buffer): Promis
     /* not there yet */
   }
   await fs.mkdir(path.dirname(target), { recursive: true });
-  const tmp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  // Half-written files land in one folder that each run clears, never beside finished ones.
+  const partial = path.join(dir, PARTIAL_DIR);
+  await fs.mkdir(partial, { recursive: true });
+  const tmp = path.join(partial, `${shaHex}.${process.pid}.${Math.random().toString(36).slice(2)}`);
   await fs.writeFile(tmp, webp);
   await fs.rename(tmp, target);
   return key;
