@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -14,11 +15,28 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
+// A laptop-sized server: PGlite's default of 128 MB of shared buffers costs its resident memory
+// whether or not a catalog needs it; the OS page cache serves reads anyway.
+const POSTGRESQL_CONF = 'shared_buffers = 32MB';
+
+/**
+ * initdb runs once per data directory in a short-lived child process: PGlite's initdb module keeps
+ * about half a gigabyte resident, which the long-running process should not carry.
+ */
+function initializeInChild(pgdata: string): void {
+  const script = `const { PGlite } = await import(${JSON.stringify(import.meta.resolve('@electric-sql/pglite'))});
+    const db = await PGlite.create(process.argv[1]); await db.close();`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, pgdata], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+  if (r.status !== 0) throw new UserError(`could not initialize the embedded database in ${pgdata}: ${r.stderr?.toString().trim().split('\n').at(-1) ?? r.error?.message}`);
+}
+
 export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
   fs.mkdirSync(dataDir, { recursive: true });
   const releaseLock = takeLock(path.join(dataDir, 'pglite.lock'));
   try {
-    const db = await PGlite.create(path.join(dataDir, 'pgdata'));
+    const pgdata = path.join(dataDir, 'pgdata');
+    if (!fs.existsSync(path.join(pgdata, 'PG_VERSION'))) initializeInChild(pgdata);
+    const db = await PGlite.create(pgdata, { postgresqlconf: POSTGRESQL_CONF });
     const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 8 });
     await server.start();
     const [host, port] = server.getServerConn().split(':');
