@@ -121,7 +121,7 @@ export async function benchIngest(argv: string[]): Promise<void> {
   const stageTotal = Object.values(stage).reduce((x, y) => x + y, 0);
 
   const out: Record<string, unknown> = {
-    corpus: { files: a.files, mb: r2(mb), mean_mp: null },
+    corpus: { files: a.files, mb: r2(mb), megapixels: "8-12" },
     floor_s: { sha256: r2(floor.sha256_s), decode: r2(floor.decode_s), exiftool: r2(floor.exiftool_s), total: r2(floorS) },
     floor_files_per_s: r2(a.files / floorS),
     ingest: { wall_s: r2(run.wall_s), files_per_s: r2(a.files / run.wall_s), mb_per_s: r2(mb / run.wall_s), cpu_s_per_file: r2((run.cpu_s / a.files) * 1000) / 1000, errors: run.summary.errors },
