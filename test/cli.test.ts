@@ -70,3 +70,25 @@ t.test('bad configuration and bad arguments are one-line errors', async (t) => {
     t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
 });
+
+t.test('two scans of one catalog on a shared PostgreSQL: the second is refused, not interleaved', async (t) => {
+  const config = await configFor(t, 'postgres');
+  const env = envFor(config);
+  const root = tmpDir(t);
+  for (let i = 0; i < 40; i++) await writePhoto(path.join(root, `p${i}.jpg`), { seed: i + 1, width: 1600, height: 1200 });
+  t.equal((await runCli(['catalog', 'create', 'Shared', root], { env })).code, 0);
+  const first = runCli(['ingest', root, '--catalog', 'Shared', '--json', '--workers', '1'], { env });
+  const thumbs = path.join(config.dataDir, 'thumbnails');
+  const started = Date.now();
+  while (!(fs.existsSync(thumbs) && fs.readdirSync(thumbs, { recursive: true }).some((f) => String(f).endsWith('.webp'))) && Date.now() - started < 60_000) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const second = await runCli(['ingest', root, '--catalog', 'Shared', '--json'], { env });
+  t.equal(second.code, 2);
+  t.match(second.stderr, /catalog "Shared" is being scanned by another lumina process/);
+  const done = await first;
+  t.equal(done.code, 0, done.stderr);
+  t.equal(JSON.parse(done.stdout).assets_added, 40);
+  const again = await runCli(['ingest', root, '--catalog', 'Shared', '--json'], { env });
+  t.equal(JSON.parse(again.stdout).assets_unchanged, 40, 'the lock is released at the end');
+});

@@ -19,13 +19,14 @@ function countFiles(dir: string): number {
 
 /** Starts an ingest and SIGKILLs it once `killAfter` thumbnails exist: mid-job, shards half done. */
 async function ingestAndKill(env: Record<string, string>, root: string, thumbs: string, killAfter: number): Promise<NodeJS.Signals | null> {
-  const child = spawn(process.execPath, [CLI, 'ingest', root, '--catalog', 'Crash', '--shard-size', '25', '--workers', '2'], { env, stdio: 'ignore' });
+  const child = spawn(process.execPath, [CLI, 'ingest', root, '--catalog', 'Crash', '--shard-size', '25', '--workers', '2'], { env, stdio: 'ignore', detached: true });
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
   const started = Date.now();
   while (child.exitCode === null && countFiles(thumbs) < killAfter && Date.now() - started < 120_000) {
     await new Promise((r) => setTimeout(r, 20));
   }
-  child.kill('SIGKILL');
+  // The whole process group, as a power cut would: ExifTool's perl children go with it.
+  process.kill(-child.pid!, 'SIGKILL');
   return exited;
 }
 

@@ -43,15 +43,43 @@ export async function runIngest(sql: Sql, config: LuminaConfig, opts: IngestOpti
     if (!fs.existsSync(root)) throw new UserError(`no such directory: ${root}`);
   }
   const catalog = await ensureCatalog(sql, opts.catalogName ?? (path.basename(roots[0]!) || 'photos'), roots);
+  const release = await lockCatalog(sql, config, catalog);
+  try {
+    return await ingestLocked(sql, config, catalog, roots, opts);
+  } finally {
+    await release();
+  }
+}
 
-  // In embedded mode this process holds the data directory's lock, so a scan still marked
-  // running was cut off (killed, crashed): this run takes over where it stopped.
+/**
+ * One scan of a catalog at a time. Embedded mode has that already (one process owns the data
+ * directory); on a shared PostgreSQL a session advisory lock says so to every other process.
+ */
+async function lockCatalog(sql: Sql, config: LuminaConfig, catalog: Catalog): Promise<() => Promise<void>> {
+  if (config.database.kind !== 'postgres') return async () => {};
+  const conn = await sql.reserve();
+  const [row] = await conn<{ locked: boolean }[]>`select pg_try_advisory_lock(hashtext(${'lumina.scan.' + catalog.id})) as locked`;
+  if (!row?.locked) {
+    conn.release();
+    throw new UserError(`catalog "${catalog.name}" is being scanned by another lumina process; wait for it to finish`);
+  }
+  return async () => {
+    await conn`select pg_advisory_unlock(hashtext(${'lumina.scan.' + catalog.id}))`.catch(() => {});
+    conn.release();
+  };
+}
+
+async function ingestLocked(sql: Sql, config: LuminaConfig, catalog: Catalog, roots: string[], opts: IngestOptions): Promise<IngestSummary> {
+
+  // This process holds the catalog's scan lock, so a scan still marked running was cut off
+  // (killed, crashed): this run takes over where it stopped.
   const interrupted = await findInterruptedJob(sql, catalog.id, 'scan');
   const job = await createJob(sql, catalog.id, 'scan', { directories: roots });
   if (interrupted) await finishJob(sql, interrupted.id, 'failed', { error: `interrupted before it finished; resumed by job ${job.id}` });
 
   const progress = new ProgressTracker();
   let lastReport = 0;
+  let lastDbWrite = 0;
   const report = (force = false) => {
     const now = performance.now();
     if (!force && now - lastReport < 250) return;
@@ -63,7 +91,6 @@ export async function runIngest(sql: Sql, config: LuminaConfig, opts: IngestOpti
       void updateJobProgress(sql, job.id, snap).catch(() => {});
     }
   };
-  let lastDbWrite = 0;
 
   const thumbs = thumbnailDir(config.dataDir, catalog.id);
   fs.rmSync(path.join(thumbs, PARTIAL_DIR), { recursive: true, force: true });

@@ -22,11 +22,6 @@ export class FilePool {
     return this.#piscina.run(task, transfer ? { transferList: transfer } : undefined);
   }
 
-  /** Tasks that may be handed to the pool before it starts queuing. */
-  get capacity(): number {
-    return this.threads * 2;
-  }
-
   async close(): Promise<void> {
     await this.#piscina.destroy();
   }
