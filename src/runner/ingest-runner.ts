@@ -51,6 +51,9 @@ export async function runIngest(sql: Sql, config: LuminaConfig, opts: IngestOpti
   }
 }
 
+/** The advisory lock a scan of this catalog holds (hashed by PostgreSQL's hashtext). */
+export const scanLockName = (catalogId: string) => `lumina.scan.${catalogId}`;
+
 /**
  * One scan of a catalog at a time. Embedded mode has that already (one process owns the data
  * directory); on a shared PostgreSQL a session advisory lock says so to every other process.
@@ -58,13 +61,13 @@ export async function runIngest(sql: Sql, config: LuminaConfig, opts: IngestOpti
 async function lockCatalog(sql: Sql, config: LuminaConfig, catalog: Catalog): Promise<() => Promise<void>> {
   if (config.database.kind !== 'postgres') return async () => {};
   const conn = await sql.reserve();
-  const [row] = await conn<{ locked: boolean }[]>`select pg_try_advisory_lock(hashtext(${'lumina.scan.' + catalog.id})) as locked`;
+  const [row] = await conn<{ locked: boolean }[]>`select pg_try_advisory_lock(hashtext(${scanLockName(catalog.id)})) as locked`;
   if (!row?.locked) {
     conn.release();
     throw new UserError(`catalog "${catalog.name}" is being scanned by another lumina process; wait for it to finish`);
   }
   return async () => {
-    await conn`select pg_advisory_unlock(hashtext(${'lumina.scan.' + catalog.id}))`.catch(() => {});
+    await conn`select pg_advisory_unlock(hashtext(${scanLockName(catalog.id)}))`.catch(() => {});
     conn.release();
   };
 }
