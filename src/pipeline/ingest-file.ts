@@ -26,7 +26,8 @@ export interface FileEdges {
 export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results: SharedResults, slot: number): Promise<{ row: AssetWrite; metadataMs: number }> {
   const t0 = performance.now();
   let metadataMs = 0;
-  const metaPromise = edges.metadata.read(file.path).then((m) => ((metadataMs = performance.now() - t0), m));
+  // Normalized once, here: the frame extraction and the row both read it.
+  const metaPromise = edges.metadata.read(file.path).then((m) => ((metadataMs = performance.now() - t0), { ...m, meta: normalizeMetadata(m.tags) }));
   const task: FileTask = {
     results: results.buffer,
     slot,
@@ -44,7 +45,7 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
     // Metadata and pixels at once: ExifTool runs in its own processes, the pool on the cores.
     outcome = await edges.runTask(task);
   } else {
-    const { tags } = await metaPromise;
+    const { tags, meta } = await metaPromise;
     if (file.size > 0 && needsEmbeddedPreview(file.ext, file.type)) {
       const preview = await edges.metadata.embeddedPreview(file.path, tags);
       if (preview) {
@@ -57,7 +58,7 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
       task.decodeFile = false;
       if (edges.ffmpeg) {
         try {
-          task.pixels = new Uint8Array(await extractVideoFrame(edges.ffmpeg, file.path, normalizeMetadata(tags).durationS));
+          task.pixels = new Uint8Array(await extractVideoFrame(edges.ffmpeg, file.path, meta.durationS));
         } catch (err) {
           pixelNote = (err as Error).message;
         }
@@ -67,9 +68,8 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
     }
     outcome = await edges.runTask(task);
   }
-  const { tags, error: metaError } = await metaPromise;
+  const { tags, error: metaError, meta } = await metaPromise;
 
-  const meta = normalizeMetadata(tags);
   const px = results.pixelsOf(slot);
   const date = captureDate(tags as Record<string, unknown>, file.path, file.mtimeMs);
   const width = px?.width ?? meta.width;

@@ -73,7 +73,6 @@ async function lockCatalog(sql: Sql, config: LuminaConfig, catalog: Catalog): Pr
 }
 
 async function ingestLocked(sql: Sql, config: LuminaConfig, catalog: Catalog, roots: string[], opts: IngestOptions): Promise<IngestSummary> {
-
   // This process holds the catalog's scan lock, so a scan still marked running was cut off
   // (killed, crashed): this run takes over where it stopped.
   const interrupted = await findInterruptedJob(sql, catalog.id, 'scan');
