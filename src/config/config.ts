@@ -10,6 +10,7 @@ export interface ConfigFlags {
   workers?: string | number;
   maxPixels?: string | number;
   shardSize?: string | number;
+  queuePrefix?: string;
 }
 
 export type DatabaseTarget = { kind: 'embedded' } | { kind: 'postgres'; url: string };
@@ -24,6 +25,8 @@ export interface LuminaConfig {
   maxPixels: number;
   /** Files per shard: the unit of work both the embedded runner and a queue worker execute. */
   shardSize: number;
+  /** Prefix of every Redis key Lumina writes (queues, events, worker heartbeats). */
+  queuePrefix: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -39,6 +42,7 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
     workers: positiveInt('--workers / LUMINA_WORKERS', flags.workers ?? env.LUMINA_WORKERS, os.availableParallelism()),
     maxPixels: positiveInt('--max-pixels / LUMINA_MAX_PIXELS', flags.maxPixels ?? env.LUMINA_MAX_PIXELS, DEFAULT_MAX_PIXELS),
     shardSize: positiveInt('--shard-size / LUMINA_SHARD_SIZE', flags.shardSize ?? env.LUMINA_SHARD_SIZE, DEFAULT_SHARD_SIZE),
+    queuePrefix: resolvePrefix(flags.queuePrefix ?? env.LUMINA_QUEUE_PREFIX),
   };
 }
 
@@ -100,4 +104,12 @@ function positiveInt(name: string, value: string | number | undefined, fallback:
   const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < 1) throw new UserError(`${name} must be a positive whole number, got "${value}"`);
   return n;
+}
+
+function resolvePrefix(value: string | undefined): string {
+  if (value === undefined || value === '') return 'lumina';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value)) {
+    throw new UserError(`--queue-prefix / LUMINA_QUEUE_PREFIX may hold only letters, digits, "_", "." and "-" (1 to 64), got "${value}"`);
+  }
+  return value;
 }

@@ -45,7 +45,7 @@ export async function createCatalog(
       return row!;
     });
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') throw new UserError(`a catalog named "${name}" already exists`);
+    if ((err as { code?: string }).code === '23505') throw new UserError(`a catalog named "${name}" already exists`, 'conflict');
     throw err;
   }
 }
@@ -65,7 +65,7 @@ export async function findCatalog(sql: Sql, nameOrId: string): Promise<Catalog |
 
 export async function getCatalog(sql: Sql, nameOrId: string): Promise<Catalog> {
   const catalog = await findCatalog(sql, nameOrId);
-  if (!catalog) throw new UserError(`no catalog named "${nameOrId}" (see: lumina catalog list)`);
+  if (!catalog) throw new UserError(`no catalog named "${nameOrId}" (see: lumina catalog list)`, 'not_found');
   return catalog;
 }
 

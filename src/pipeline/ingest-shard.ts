@@ -20,6 +20,8 @@ export interface ShardContext extends Omit<FileEdges, 'jobId'> {
   /** Files in flight at once; a little above the pool size hides ExifTool's latency. */
   concurrency: number;
   onFileDone?: (status: 'ok' | 'error' | 'unchanged') => void;
+  /** Stops taking new files (cancel, shutdown); the finished ones are still written. */
+  signal?: AbortSignal;
 }
 
 export const STAGES = [...TIMING_STAGES, 'metadata', 'database'] as const;
@@ -32,6 +34,8 @@ export interface ShardOutcome {
   errors: number;
   /** Milliseconds summed over the shard's files, per stage. */
   timings: StageTimings;
+  /** True when the signal cut the shard short: some files were not processed. */
+  aborted: boolean;
 }
 
 export function emptyTimings(): StageTimings {
@@ -56,7 +60,7 @@ export async function ingestShard(ctx: ShardContext, shard: Shard): Promise<Shar
   const edges: FileEdges = { ...ctx, jobId: shard.jobId };
   let next = 0;
   const lane = async () => {
-    while (next < todo.length) {
+    while (next < todo.length && !ctx.signal?.aborted) {
       const slot = next++;
       const { row, metadataMs } = await ingestFile(edges, todo[slot]!, results, slot);
       rows[slot] = row;
@@ -70,16 +74,18 @@ export async function ingestShard(ctx: ShardContext, shard: Shard): Promise<Shar
     for (const s of TIMING_STAGES) timings[s] += t[s];
   }
 
+  const finished = rows.filter((r) => r !== undefined);
   const t0 = performance.now();
-  await writeShard(ctx.sql, shard.catalogSchema, shard.jobId, rows, unchanged);
+  await writeShard(ctx.sql, shard.catalogSchema, shard.jobId, finished, unchanged);
   timings.database += performance.now() - t0;
 
-  const added = rows.filter((r) => !known.has(r.path)).length;
+  const added = finished.filter((r) => !known.has(r.path)).length;
   return {
     added,
-    updated: rows.length - added,
+    updated: finished.length - added,
     unchanged: unchanged.length,
-    errors: rows.filter((r) => r.status === 'error').length,
+    errors: finished.filter((r) => r.status === 'error').length,
     timings,
+    aborted: finished.length < todo.length,
   };
 }

@@ -1,6 +1,13 @@
+/** What went wrong, in terms both the CLI (exit code) and the API (HTTP status) can map. */
+export type ErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unavailable';
+
 /** An error whose message is meant for the user as it is: printed on one line, no stack. */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
+  readonly exitCode = 2;
+  constructor(
+    message: string,
+    readonly kind: ErrorKind = 'invalid',
+  ) {
     super(message);
     this.name = 'UserError';
   }

@@ -33,4 +33,20 @@ export const publicMigrations: { version: number; name: string; sql: string }[] 
       create index jobs_catalog_status on public.jobs (catalog_id, status);
     `,
   },
+  {
+    version: 2,
+    name: 'api tokens',
+    sql: `
+      create table public.api_tokens (
+        id uuid primary key default gen_random_uuid(),
+        name text not null unique,
+        token_hash text not null unique,
+        read_only boolean not null default false,
+        created_at timestamptz not null default now(),
+        last_used_at timestamptz,
+        revoked_at timestamptz
+      );
+      create index jobs_created on public.jobs (created_at desc);
+    `,
+  },
 ];

@@ -1,0 +1,28 @@
+import type { Catalog } from '../db/catalogs.js';
+import type { Job } from '../db/jobs.js';
+
+/** Where submitted jobs run: in this process (embedded) or on queue workers (cluster). */
+export interface JobExecutor {
+  readonly mode: 'embedded' | 'cluster';
+  /** Starts or queues a job whose row exists with status 'queued'. */
+  submit(job: Job, catalog: Catalog): Promise<void>;
+  /** Stops the job's pending and running work (its row is already marked cancelled). */
+  cancel(jobId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One process that runs shards, as GET /api/workers shows it. */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  cores: number;
+  threads: number;
+  concurrency: number;
+  queues: string[];
+  active_shards: number;
+  files_done: number;
+  files_per_s: number;
+  started_at: string;
+  last_seen: string;
+}

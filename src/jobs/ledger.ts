@@ -1,0 +1,61 @@
+/** A scan's file counts, summed over its shards. */
+export interface ScanCounts {
+  total: number;
+  done: number;
+  failed: number;
+  /** When ingest began (ms since epoch): the rate is measured from here. */
+  startedAt: number;
+}
+
+/**
+ * Where the processes working on one job keep its shared counts and its cancel flag.
+ * Every shard reports its own count and the largest seen wins, so a shard that is retried
+ * (at-least-once delivery) never counts its files twice and progress never moves backwards.
+ */
+export interface JobLedger {
+  begin(jobId: string, total: number): Promise<void>;
+  record(jobId: string, shard: number, done: number, failed: number): Promise<ScanCounts>;
+  cancel(jobId: string): Promise<void>;
+  isCancelled(jobId: string): Promise<boolean>;
+  forget(jobId: string): Promise<void>;
+}
+
+/** One process (embedded mode). */
+export class MemoryLedger implements JobLedger {
+  readonly #jobs = new Map<string, ScanCounts & { shards: Map<number, [number, number]>; cancelled: boolean }>();
+
+  #entry(jobId: string) {
+    let e = this.#jobs.get(jobId);
+    if (!e) this.#jobs.set(jobId, (e = { total: 0, done: 0, failed: 0, startedAt: Date.now(), shards: new Map(), cancelled: false }));
+    return e;
+  }
+
+  async begin(jobId: string, total: number): Promise<void> {
+    const e = this.#entry(jobId);
+    e.total = total;
+    e.startedAt = Date.now();
+  }
+
+  async record(jobId: string, shard: number, done: number, failed: number): Promise<ScanCounts> {
+    const e = this.#entry(jobId);
+    const [pd, pf] = e.shards.get(shard) ?? [0, 0];
+    if (done > pd) {
+      e.shards.set(shard, [done, Math.max(failed, pf)]);
+      e.done += done - pd;
+      e.failed += Math.max(0, failed - pf);
+    }
+    return { total: e.total, done: e.done, failed: e.failed, startedAt: e.startedAt };
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    this.#entry(jobId).cancelled = true;
+  }
+
+  async isCancelled(jobId: string): Promise<boolean> {
+    return this.#jobs.get(jobId)?.cancelled ?? false;
+  }
+
+  async forget(jobId: string): Promise<void> {
+    this.#jobs.delete(jobId);
+  }
+}

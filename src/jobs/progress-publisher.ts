@@ -1,0 +1,87 @@
+import type { Sql } from '../db/database.js';
+import { updateJobProgress, type Job, type JobProgress } from '../db/jobs.js';
+import { eventForJob, type EventBus } from '../events/job-events.js';
+import type { JobLedger, ScanCounts } from './ledger.js';
+
+type JobRef = Pick<Job, 'id' | 'catalog_id' | 'type'>;
+
+/**
+ * Turns per-file completions into job_progress events: coalesced per job (every `intervalMs`),
+ * summed over all processes through the ledger, and persisted to public.jobs at most once a second.
+ */
+export class ProgressPublisher {
+  readonly #dirty = new Map<string, { job: JobRef; shards: Map<number, [number, number]> }>();
+  readonly #lastDbWrite = new Map<string, number>();
+  readonly #timer: NodeJS.Timeout;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly bus: EventBus,
+    private readonly ledger: JobLedger,
+    intervalMs = 250,
+  ) {
+    this.#timer = setInterval(() => void this.flush(), intervalMs);
+    this.#timer.unref();
+  }
+
+  /** A shard's own running count (files done and failed in it so far). */
+  shardProgress(job: JobRef, shard: number, done: number, failed: number): void {
+    let d = this.#dirty.get(job.id);
+    if (!d) this.#dirty.set(job.id, (d = { job, shards: new Map() }));
+    d.shards.set(shard, [done, failed]);
+  }
+
+  /** A stage change or discovery count: sent at once. */
+  async publish(job: JobRef, progress: JobProgress, persist = true): Promise<void> {
+    this.bus.publish({ type: 'job_progress', job_id: job.id, catalog_id: job.catalog_id, job_type: job.type, status: 'running', progress });
+    if (persist) {
+      this.#lastDbWrite.set(job.id, Date.now());
+      await updateJobProgress(this.sql, job.id, progress).catch(() => {});
+    }
+  }
+
+  /** The final event of a job, from its final row. */
+  announce(job: Job): void {
+    this.#dirty.delete(job.id);
+    this.#lastDbWrite.delete(job.id);
+    this.bus.publish(eventForJob(job));
+  }
+
+  flush(): Promise<void> {
+    this.#flushing = this.#flushing.then(() => this.#flushOnce()).catch(() => {});
+    return this.#flushing;
+  }
+
+  async #flushOnce(): Promise<void> {
+    const batch = [...this.#dirty.values()];
+    this.#dirty.clear();
+    for (const { job, shards } of batch) {
+      let counts: ScanCounts | undefined;
+      for (const [shard, [done, failed]] of shards) counts = await this.ledger.record(job.id, shard, done, failed);
+      if (!counts) continue;
+      const progress = progressFromCounts(counts, 'ingest');
+      const now = Date.now();
+      const persist = now - (this.#lastDbWrite.get(job.id) ?? 0) >= 1000;
+      await this.publish(job, progress, persist);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+}
+
+export function progressFromCounts(c: ScanCounts, stage: string): JobProgress {
+  const elapsed = Math.max(0.001, (Date.now() - c.startedAt) / 1000);
+  const rate = c.done / elapsed;
+  return {
+    done: c.done,
+    total: c.total,
+    failed: c.failed,
+    rate: Math.round(rate * 10) / 10,
+    eta_s: rate > 0 ? Math.round(Math.max(0, c.total - c.done) / rate) : null,
+    stage,
+  };
+}

@@ -1,0 +1,145 @@
+import { markMissing } from '../db/assets.js';
+import type { Catalog } from '../db/catalogs.js';
+import type { Sql } from '../db/database.js';
+import { finishJob, type Job, type JobProgress } from '../db/jobs.js';
+import { discover, type DiscoveredFile, type DiscoveryProblem } from '../pipeline/discover.js';
+import { emptyTimings, ingestShard, STAGES, type ShardContext, type ShardOutcome, type StageTimings } from '../pipeline/ingest-shard.js';
+import type { ProgressPublisher } from './progress-publisher.js';
+
+/**
+ * The three steps of a scan job as plain functions, called alike by the in-process runner
+ * (embedded mode) and by the queue processors (cluster mode): plan → shards → finalize.
+ */
+
+/** What public.jobs.params holds for a scan. */
+export interface ScanParams {
+  directories: string[];
+  /** 'local' runs in the submitting process; 'cluster' runs on queue workers. */
+  runner: 'local' | 'cluster';
+}
+
+export interface ScanPlan {
+  shards: DiscoveredFile[][];
+  problems: DiscoveryProblem[];
+  /** Roots that were actually walked: only these can vouch that a file has gone. */
+  walked: string[];
+  files: number;
+}
+
+/** Step 1: walk the roots and cut the file list into shards. */
+export async function planScan(roots: string[], shardSize: number, onFound?: (n: number) => void): Promise<ScanPlan> {
+  const found = await discover(roots, onFound);
+  const shards: DiscoveredFile[][] = [];
+  for (let i = 0; i < found.files.length; i += shardSize) shards.push(found.files.slice(i, i + shardSize));
+  return {
+    shards,
+    problems: found.problems,
+    walked: roots.filter((r) => !found.problems.some((p) => p.path === r)),
+    files: found.files.length,
+  };
+}
+
+export type ShardWork = Omit<ShardContext, 'onFileDone' | 'thumbnailDir'>;
+
+/** Step 2: one shard, its progress reported per file through the publisher. */
+export async function runScanShard(
+  work: ShardWork,
+  publisher: ProgressPublisher,
+  job: Pick<Job, 'id' | 'catalog_id' | 'type'>,
+  catalog: Catalog,
+  thumbnailDir: string,
+  shard: { index: number; files: DiscoveredFile[] },
+): Promise<ShardOutcome> {
+  let done = 0;
+  let failed = 0;
+  return ingestShard(
+    {
+      ...work,
+      thumbnailDir,
+      onFileDone: (status) => {
+        done++;
+        if (status === 'error') failed++;
+        publisher.shardProgress(job, shard.index, done, failed);
+      },
+    },
+    { catalogSchema: catalog.schema_name, jobId: job.id, files: shard.files },
+  );
+}
+
+export interface ScanTotals {
+  added: number;
+  updated: number;
+  unchanged: number;
+  errors: number;
+  timings: StageTimings;
+}
+
+export function emptyTotals(): ScanTotals {
+  return { added: 0, updated: 0, unchanged: 0, errors: 0, timings: emptyTimings() };
+}
+
+export function addOutcome(totals: ScanTotals, out: Omit<ShardOutcome, 'aborted'>): void {
+  totals.added += out.added;
+  totals.updated += out.updated;
+  totals.unchanged += out.unchanged;
+  totals.errors += out.errors;
+  for (const s of STAGES) totals.timings[s] += out.timings[s] ?? 0;
+}
+
+export interface ScanSummary {
+  catalog: { id: string; name: string };
+  job_id: string;
+  files_seen: number;
+  assets_added: number;
+  assets_updated: number;
+  assets_unchanged: number;
+  assets_missing: number;
+  errors: number;
+  duration_s: number;
+  files_per_s: number;
+  problems: DiscoveryProblem[];
+  /** Milliseconds per stage, summed over files (busy time, not wall time). */
+  stage_ms: StageTimings;
+}
+
+export interface FinalizeInput {
+  catalog: Catalog;
+  job: Job;
+  plan: Omit<ScanPlan, 'shards'>;
+  totals: ScanTotals;
+  /** Messages of shards that failed for good (after their retries). */
+  failedShards: string[];
+}
+
+/**
+ * Step 3: mark vanished files missing and close the job. A job with a failed shard marks nothing
+ * missing (that shard's files were never stamped as seen) and ends failed, its rows kept.
+ */
+export async function finalizeScan(sql: Sql, input: FinalizeInput): Promise<{ summary: ScanSummary; job: Job | null }> {
+  const { catalog, job, plan, totals, failedShards } = input;
+  const missing = failedShards.length ? 0 : await markMissing(sql, catalog.schema_name, job.id, plan.walked);
+  const started = (job.started_at ?? job.created_at).getTime();
+  const duration = Math.max(0.001, (Date.now() - started) / 1000);
+  const summary: ScanSummary = {
+    catalog: { id: catalog.id, name: catalog.name },
+    job_id: job.id,
+    files_seen: plan.files,
+    assets_added: totals.added,
+    assets_updated: totals.updated,
+    assets_unchanged: totals.unchanged,
+    assets_missing: missing,
+    errors: totals.errors + plan.problems.length,
+    duration_s: Math.round(duration * 1000) / 1000,
+    files_per_s: Math.round((plan.files / duration) * 10) / 10,
+    problems: plan.problems,
+    stage_ms: Object.fromEntries(STAGES.map((s) => [s, Math.round(totals.timings[s])])) as StageTimings,
+  };
+  const done = totals.added + totals.updated + totals.unchanged;
+  const progress: JobProgress = { done, total: plan.files, failed: totals.errors, rate: summary.files_per_s, eta_s: 0, stage: 'done' };
+  const { problems, ...rest } = summary;
+  const result = { ...rest, problems: problems.slice(0, 1000), failed_shards: failedShards.length };
+  const finished = failedShards.length
+    ? await finishJob(sql, job.id, 'failed', { result, progress, error: `${failedShards.length} shard(s) failed: ${failedShards[0]}` })
+    : await finishJob(sql, job.id, 'completed', { result, progress });
+  return { summary, job: finished };
+}

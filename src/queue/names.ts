@@ -1,0 +1,48 @@
+import type { JobsOptions } from 'bullmq';
+import type { DiscoveredFile, DiscoveryProblem } from '../pipeline/discover.js';
+
+/** The queues of a scan, in the order its work flows through them. */
+export const QUEUE_NAMES = ['discover', 'ingest', 'finalize'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+/** Payloads, one per queue: the only shapes that travel through Redis. */
+export interface DiscoverPayload {
+  job_id: string;
+}
+export interface ShardPayload {
+  job_id: string;
+  catalog_id: string;
+  shard: number;
+  files: DiscoveredFile[];
+}
+export interface FinalizePayload {
+  job_id: string;
+  catalog_id: string;
+  walked: string[];
+  problems: DiscoveryProblem[];
+  files: number;
+}
+
+/** Retries with exponential backoff; finished jobs are kept briefly for inspection, then trimmed. */
+export const RETRYING: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { age: 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** BullMQ job ids derived from the Lumina job id: adding the same work twice adds it once. */
+export const bullIds = {
+  discover: (jobId: string) => `${jobId}-discover`,
+  shard: (jobId: string, i: number) => `${jobId}-shard-${i}`,
+  finalize: (jobId: string) => `${jobId}-finalize`,
+};
+
+/** Keys Lumina itself keeps beside BullMQ's. */
+export const keys = {
+  events: (prefix: string) => `${prefix}:events`,
+  job: (prefix: string, jobId: string) => `${prefix}:job:${jobId}`,
+  jobShards: (prefix: string, jobId: string) => `${prefix}:job:${jobId}:shards`,
+  worker: (prefix: string, workerId: string) => `${prefix}:workers:${workerId}`,
+  workers: (prefix: string) => `${prefix}:workers:*`,
+};

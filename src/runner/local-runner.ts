@@ -1,0 +1,150 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { LuminaConfig } from '../config/config.js';
+import { thumbnailDir, type Catalog } from '../db/catalogs.js';
+import type { Sql } from '../db/database.js';
+import { finishJob, markJobRunning, type Job } from '../db/jobs.js';
+import type { EventBus } from '../events/job-events.js';
+import type { JobExecutor, WorkerInfo } from '../jobs/executor.js';
+import { MemoryLedger } from '../jobs/ledger.js';
+import { ProgressPublisher } from '../jobs/progress-publisher.js';
+import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type ScanParams, type ScanSummary, type ShardWork } from '../jobs/scan.js';
+import { MetadataReader } from '../pipeline/metadata.js';
+import { findFfmpeg } from '../pipeline/video-frame.js';
+import { messageOf } from '../util/errors.js';
+import { PARTIAL_DIR } from '../workers/file-task.js';
+import { FilePool } from '../workers/pool.js';
+import { RateMeter } from './rate-meter.js';
+
+/**
+ * The embedded default: jobs run one after another in this process, on its thread pool, through
+ * the same scan steps the queue workers run. Used by `lumina ingest` and by `lumina serve`
+ * when no Redis is configured.
+ */
+export class LocalRunner implements JobExecutor {
+  readonly mode = 'embedded' as const;
+  readonly #ledger = new MemoryLedger();
+  readonly #publisher: ProgressPublisher;
+  readonly #running = new Map<string, AbortController>();
+  readonly #meter = new RateMeter();
+  readonly #startedAt = new Date();
+  #chain: Promise<unknown> = Promise.resolve();
+  #work: ShardWork | null = null;
+  #closers: (() => Promise<void>)[] = [];
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly config: LuminaConfig,
+    bus: EventBus,
+  ) {
+    this.#publisher = new ProgressPublisher(sql, bus, this.#ledger);
+  }
+
+  async submit(job: Job, catalog: Catalog): Promise<void> {
+    this.#chain = this.#chain.then(() =>
+      this.runScan(job, catalog).catch((err) => process.stderr.write(`lumina: job ${job.id} failed: ${messageOf(err)}\n`)),
+    );
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    await this.#ledger.cancel(jobId);
+    this.#running.get(jobId)?.abort();
+  }
+
+  /** Runs one scan to its end; null when it was cancelled. Throws (after recording it) when it fails. */
+  async runScan(job: Job, catalog: Catalog): Promise<ScanSummary | null> {
+    const abort = new AbortController();
+    this.#running.set(job.id, abort);
+    try {
+      if (!(await markJobRunning(this.sql, job.id)) || (await this.#ledger.isCancelled(job.id))) return null;
+      const params = job.params as unknown as ScanParams;
+      const thumbs = thumbnailDir(this.config.dataDir, catalog.id);
+      // Jobs run one at a time here, so no other writer uses this folder's leftovers.
+      fs.rmSync(path.join(thumbs, PARTIAL_DIR), { recursive: true, force: true });
+
+      let lastFound = 0;
+      const plan = await planScan(params.directories, this.config.shardSize, (n) => {
+        const now = Date.now();
+        if (now - lastFound < 250) return;
+        lastFound = now;
+        void this.#publisher.publish(job, { done: 0, total: n, failed: 0, rate: 0, eta_s: null, stage: 'discover' }, false);
+      });
+      await this.#ledger.begin(job.id, plan.files);
+      await this.#publisher.publish(job, { done: 0, total: plan.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' });
+
+      const work = { ...this.#shardWork(), signal: abort.signal };
+      const totals = emptyTotals();
+      // Two shards in flight: one keeps the pool busy while the other finishes and writes.
+      let next = 0;
+      const lane = async () => {
+        while (next < plan.shards.length && !abort.signal.aborted) {
+          const index = next++;
+          const out = await runScanShard(work, this.#publisher, job, catalog, thumbs, { index, files: plan.shards[index]! });
+          this.#meter.add(out.added + out.updated + out.unchanged + out.errors);
+          addOutcome(totals, out);
+        }
+      };
+      await Promise.all([lane(), lane()]);
+      await this.#publisher.flush();
+      if (abort.signal.aborted) return null;
+
+      await this.#publisher.publish(job, { done: plan.files, total: plan.files, failed: totals.errors, rate: 0, eta_s: 0, stage: 'finalize' }, false);
+      const { shards: _s, ...rest } = plan;
+      const { summary, job: finished } = await finalizeScan(this.sql, { catalog, job, plan: rest, totals, failedShards: [] });
+      if (finished) this.#publisher.announce(finished);
+      return summary;
+    } catch (err) {
+      const failed = await finishJob(this.sql, job.id, 'failed', { error: messageOf(err) }).catch(() => null);
+      if (failed) this.#publisher.announce(failed);
+      throw err;
+    } finally {
+      this.#running.delete(job.id);
+      await this.#ledger.forget(job.id);
+    }
+  }
+
+  /** This process as a worker, for GET /api/workers. */
+  info(): WorkerInfo {
+    return {
+      id: `embedded-${os.hostname()}-${process.pid}`,
+      host: os.hostname(),
+      pid: process.pid,
+      cores: os.availableParallelism(),
+      threads: this.config.workers,
+      concurrency: 2,
+      queues: ['discover', 'ingest', 'finalize'],
+      active_shards: this.#running.size,
+      files_done: this.#meter.total,
+      files_per_s: this.#meter.rate(),
+      started_at: this.#startedAt.toISOString(),
+      last_seen: new Date().toISOString(),
+    };
+  }
+
+  #shardWork(): ShardWork {
+    if (!this.#work) {
+      const pool = new FilePool(this.config.workers);
+      const metadata = new MetadataReader(this.config.workers);
+      this.#closers.push(() => pool.close(), () => metadata.close());
+      this.#work = {
+        sql: this.sql,
+        metadata,
+        runTask: pool.run.bind(pool),
+        ffmpeg: findFfmpeg(),
+        maxPixels: this.config.maxPixels,
+        concurrency: this.config.workers * 2 + 2,
+      };
+    }
+    return this.#work;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#running.values()) c.abort();
+    await this.#chain;
+    await this.#publisher.close();
+    await Promise.all(this.#closers.map((c) => c()));
+    this.#closers = [];
+    this.#work = null;
+  }
+}
