@@ -6,6 +6,9 @@ import { registerAssets } from './commands/assets.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerServe } from './commands/serve.js';
+import { registerToken } from './commands/token.js';
+import { registerWorker } from './commands/worker.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -18,6 +21,8 @@ const program = new Command('lumina')
   .option('--workers <n>', 'threads for file processing (LUMINA_WORKERS; default: one per core)')
   .option('--max-pixels <n>', 'refuse to decode images larger than this (LUMINA_MAX_PIXELS)')
   .option('--shard-size <n>', 'files per unit of work (LUMINA_SHARD_SIZE; default 500)')
+  .option('--redis-url <url>', 'Redis for cluster mode: queues, events, workers (REDIS_URL)')
+  .option('--queue-prefix <prefix>', 'prefix of every Redis key (LUMINA_QUEUE_PREFIX; default lumina)')
   .showHelpAfterError()
   .exitOverride();
 
@@ -25,6 +30,9 @@ registerIngest(program);
 registerCatalog(program);
 registerAssets(program);
 registerMigrate(program);
+registerServe(program, pkg.version);
+registerWorker(program);
+registerToken(program);
 
 try {
   await program.parseAsync(process.argv);

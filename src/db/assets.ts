@@ -149,3 +149,41 @@ export async function countAssets(sql: Sql, schema: string): Promise<Record<stri
   const rows = await sql.unsafe<{ status: string; n: bigint }[]>(`select status, count(*)::int8 as n from ${table(schema, 'assets')} group by status`);
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
+
+export interface AssetFilter {
+  type?: 'image' | 'raw' | 'video';
+  /** Capture time range (inclusive), compared in UTC. */
+  from?: Date;
+  to?: Date;
+  /** Matches make or model, case-insensitively, as a substring. */
+  camera?: string;
+  hasError?: boolean;
+  status?: 'ok' | 'error' | 'missing';
+  /** Keyset paging: rows with an id above this. */
+  afterId?: number;
+  limit: number;
+}
+
+/** One page of a catalog's assets in id order; every value is a bound parameter. */
+export async function queryAssets(sql: Sql, schema: string, f: AssetFilter): Promise<AssetRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const bind = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (f.type) where.push(`file_type = ${bind(f.type)}`);
+  if (f.from) where.push(`taken_at >= ${bind(f.from)}`);
+  if (f.to) where.push(`taken_at <= ${bind(f.to)}`);
+  if (f.camera) where.push(`(make || ' ' || coalesce(model, '')) ilike ${bind('%' + f.camera.replace(/[\\%_]/g, (c) => '\\' + c) + '%')}`);
+  if (f.hasError !== undefined) where.push(f.hasError ? `status = 'error'` : `status <> 'error'`);
+  if (f.status) where.push(`status = ${bind(f.status)}`);
+  if (f.afterId !== undefined) where.push(`id > ${bind(f.afterId)}`);
+  const text = `select * from ${table(schema, 'assets')} ${where.length ? 'where ' + where.join(' and ') : ''} order by id limit ${bind(f.limit)}`;
+  return sql.unsafe<AssetRow[]>(text, params as never[]);
+}
+
+export async function getAsset(sql: Sql, schema: string, id: number): Promise<AssetRow | null> {
+  const rows = await sql.unsafe<AssetRow[]>(`select * from ${table(schema, 'assets')} where id = $1`, [id]);
+  return rows[0] ?? null;
+}

@@ -29,7 +29,7 @@ export function validateCatalogName(name: string): string {
 /** Creates the catalog row and its schema in one transaction, so neither exists without the other. */
 export async function createCatalog(
   sql: Sql,
-  input: { name: string; sourceDirectories: string[]; organizedDirectory?: string | null },
+  input: { name: string; sourceDirectories: string[]; organizedDirectory?: string | null; settings?: Record<string, unknown> },
 ): Promise<Catalog> {
   const name = validateCatalogName(input.name);
   const id = randomUUID();
@@ -38,8 +38,8 @@ export async function createCatalog(
   try {
     return await sql.begin(async (tx) => {
       const [row] = await tx<Catalog[]>`
-        insert into public.catalogs (id, name, schema_name, source_directories, organized_directory)
-        values (${id}, ${name}, ${schemaName}, ${dirs}, ${input.organizedDirectory ?? null})
+        insert into public.catalogs (id, name, schema_name, source_directories, organized_directory, settings)
+        values (${id}, ${name}, ${schemaName}, ${dirs}, ${input.organizedDirectory ?? null}, ${tx.json((input.settings ?? {}) as never)})
         returning ${tx(CATALOG_COLUMNS)}`;
       await migrateCatalogSchema(tx as unknown as Sql, schemaName, 0);
       return row!;
@@ -77,6 +77,32 @@ export async function addSourceDirectories(sql: Sql, catalog: Catalog, dirs: str
     update public.catalogs set source_directories = ${merged}, updated_at = now()
     where id = ${catalog.id} returning ${sql(CATALOG_COLUMNS)}`;
   return row!;
+}
+
+export interface CatalogPatch {
+  name?: string;
+  sourceDirectories?: string[];
+  organizedDirectory?: string | null;
+  settings?: Record<string, unknown>;
+}
+
+/** Changes the given fields only. */
+export async function updateCatalog(sql: Sql, catalog: Catalog, patch: CatalogPatch): Promise<Catalog> {
+  const name = patch.name !== undefined ? validateCatalogName(patch.name) : catalog.name;
+  const dirs = patch.sourceDirectories ? [...new Set(patch.sourceDirectories.map((d) => path.resolve(d)))] : catalog.source_directories;
+  const organized = patch.organizedDirectory !== undefined ? patch.organizedDirectory : catalog.organized_directory;
+  const settings = patch.settings ?? catalog.settings;
+  try {
+    const [row] = await sql<Catalog[]>`
+      update public.catalogs set name = ${name}, source_directories = ${dirs}, organized_directory = ${organized},
+        settings = ${sql.json(settings as never)}, updated_at = now()
+      where id = ${catalog.id} returning ${sql(CATALOG_COLUMNS)}`;
+    if (!row) throw new UserError(`no catalog with id "${catalog.id}"`, 'not_found');
+    return row;
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') throw new UserError(`a catalog named "${name}" already exists`, 'conflict');
+    throw err;
+  }
 }
 
 /** Drops the schema and its rows, then the thumbnails; jobs go with the catalog (cascade). */

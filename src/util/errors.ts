@@ -1,5 +1,5 @@
 /** What went wrong, in terms both the CLI (exit code) and the API (HTTP status) can map. */
-export type ErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unavailable';
+export type ErrorKind = 'invalid' | 'forbidden' | 'not_found' | 'conflict' | 'unavailable';
 
 /** An error whose message is meant for the user as it is: printed on one line, no stack. */
 export class UserError extends Error {

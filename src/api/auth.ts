@@ -1,0 +1,91 @@
+import type { Sql } from '../db/database.js';
+import { activeTokenHashes, hashToken } from '../db/tokens.js';
+import { messageOf } from '../util/errors.js';
+import { HttpError } from './http.js';
+import type { Access } from './router.js';
+
+export interface Principal {
+  name: string;
+  readOnly: boolean;
+}
+
+const ANONYMOUS: Principal = { name: 'anonymous', readOnly: false };
+
+/** Is this bind address reachable only from this machine? */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Bearer tokens checked against an in-memory copy of the stored hashes (refreshed every few
+ * seconds, and at most once a second on an unknown token, so a token made by
+ * `lumina token create` in another process works at once without a query per request).
+ */
+export class Authenticator {
+  #hashes = new Map<string, { name: string; read_only: boolean }>();
+  #loadedAt = 0;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly sql: Sql,
+    /** Without it (loopback binds), requests without a token are served; a token given is still checked. */
+    readonly required: boolean,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.#refresh();
+    this.#timer = setInterval(() => void this.#refresh().catch(() => {}), 5000);
+    this.#timer.unref();
+  }
+
+  get tokenCount(): number {
+    return this.#hashes.size;
+  }
+
+  async #refresh(): Promise<void> {
+    this.#loadedAt = Date.now();
+    try {
+      this.#hashes = await activeTokenHashes(this.sql);
+    } catch (err) {
+      process.stderr.write(`lumina: cannot load API tokens: ${messageOf(err)}\n`);
+    }
+  }
+
+  /** Synchronous when the answer is known (the common case); async only to look up a new token. */
+  authorize(token: string | undefined, access: Access): Principal | Promise<Principal> {
+    if (!token) {
+      if (this.required) throw new HttpError(401, 'unauthorized', 'a bearer token is required (Authorization: Bearer <token>)');
+      return ANONYMOUS;
+    }
+    const hash = hashToken(token);
+    const known = this.#grant(hash, access);
+    if (known) return known;
+    if (Date.now() - this.#loadedAt < 1000) throw new HttpError(401, 'invalid_token', 'the token is not valid');
+    return this.#refresh().then(() => {
+      const again = this.#grant(hash, access);
+      if (!again) throw new HttpError(401, 'invalid_token', 'the token is not valid');
+      return again;
+    });
+  }
+
+  #grant(hash: string, access: Access): Principal | null {
+    const t = this.#hashes.get(hash);
+    if (!t) return null;
+    if (access === 'write' && t.read_only) throw new HttpError(403, 'read_only_token', `token "${t.name}" is read-only`);
+    return { name: t.name, readOnly: t.read_only };
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+  }
+}
+
+/** The token of a request: the Authorization header, else a `token` query parameter (browsers' WebSockets cannot set headers). */
+export function tokenOf(authorization: string, query: URLSearchParams | null): string | undefined {
+  if (authorization) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!m) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
+    return m[1];
+  }
+  return query?.get('token') ?? undefined;
+}

@@ -1,0 +1,19 @@
+import type { LuminaConfig } from '../config/config.js';
+import type { Sql } from '../db/database.js';
+import type { WorkerInfo } from '../jobs/executor.js';
+import type { JobService } from '../jobs/job-service.js';
+import type { HealthProbe } from './health.js';
+import type { JobStateCache } from './job-state.js';
+
+/** What the route handlers may use: services and state, no transport. */
+export interface ApiDeps {
+  sql: Sql;
+  config: LuminaConfig;
+  jobs: JobService;
+  state: JobStateCache;
+  health: HealthProbe;
+  mode: 'embedded' | 'cluster';
+  workers(): Promise<WorkerInfo[]>;
+  /** Queue depths by queue and state (cluster mode; empty when embedded). */
+  queueDepths(): Promise<Record<string, Record<string, number>>>;
+}

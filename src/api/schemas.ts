@@ -1,0 +1,172 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { JOB_STATUSES, JOB_TYPES } from '../db/jobs.js';
+
+/**
+ * The API's boundary types, defined once: they validate requests, type the handlers (Static<>)
+ * and are the components of /api/openapi.json.
+ */
+const strict = { additionalProperties: false } as const;
+
+export const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', $id: 'Uuid' });
+export const AbsolutePath = Type.String({ minLength: 1, maxLength: 4096, pattern: '^/', description: 'an absolute path on the worker hosts' });
+const Timestamp = Type.String({ description: 'ISO 8601' });
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const ErrorBody = Type.Object(
+  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
+  { $id: 'Error', description: 'every error response' },
+);
+
+export const CatalogCreate = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    source_directories: Type.Array(AbsolutePath, { maxItems: 100 }),
+    organized_directory: Type.Optional(Nullable(AbsolutePath)),
+    settings: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { ...strict, $id: 'CatalogCreate' },
+);
+export type CatalogCreate = Static<typeof CatalogCreate>;
+
+export const CatalogPatch = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    source_directories: Type.Optional(Type.Array(AbsolutePath, { maxItems: 100 })),
+    organized_directory: Type.Optional(Nullable(AbsolutePath)),
+    settings: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { ...strict, minProperties: 1, $id: 'CatalogPatch' },
+);
+export type CatalogPatch = Static<typeof CatalogPatch>;
+
+export const Catalog = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    source_directories: Type.Array(Type.String()),
+    organized_directory: Nullable(Type.String()),
+    settings: Type.Record(Type.String(), Type.Unknown()),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    asset_counts: Type.Optional(Type.Record(Type.String(), Type.Integer(), { description: 'assets by status (GET of one catalog)' })),
+  },
+  { $id: 'Catalog' },
+);
+
+export const ScanRequest = Type.Object(
+  {
+    catalog_id: Uuid,
+    directories: Type.Optional(Type.Array(AbsolutePath, { maxItems: 100, description: 'inside the catalog’s source directories; default: all of them' })),
+  },
+  { ...strict, $id: 'ScanRequest' },
+);
+export type ScanRequest = Static<typeof ScanRequest>;
+
+export const Progress = Type.Object(
+  {
+    done: Type.Integer(),
+    total: Type.Integer(),
+    failed: Type.Integer(),
+    rate: Type.Number({ description: 'files per second' }),
+    eta_s: Nullable(Type.Number()),
+    stage: Type.String(),
+  },
+  { $id: 'Progress' },
+);
+
+export const Job = Type.Object(
+  {
+    id: Type.String(),
+    catalog_id: Nullable(Type.String()),
+    type: Type.String(),
+    status: Type.Union(JOB_STATUSES.map((s) => Type.Literal(s))),
+    params: Type.Record(Type.String(), Type.Unknown()),
+    progress: Progress,
+    result: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    error: Nullable(Type.String()),
+    created_at: Nullable(Timestamp),
+    started_at: Nullable(Timestamp),
+    finished_at: Nullable(Timestamp),
+  },
+  { $id: 'Job' },
+);
+
+export const JobListQuery = Type.Object(
+  {
+    catalog_id: Type.Optional(Uuid),
+    status: Type.Optional(Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)))),
+    type: Type.Optional(Type.Union(JOB_TYPES.map((s) => Type.Literal(s)))),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    before: Type.Optional(Uuid),
+  },
+  strict,
+);
+export type JobListQuery = Static<typeof JobListQuery>;
+
+export const AssetListQuery = Type.Object(
+  {
+    type: Type.Optional(Type.Union([Type.Literal('image'), Type.Literal('raw'), Type.Literal('video')])),
+    from: Type.Optional(Type.String({ description: 'capture time from (ISO 8601 date or time)' })),
+    to: Type.Optional(Type.String({ description: 'capture time to (ISO 8601 date or time)' })),
+    camera: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'substring of make and model' })),
+    has_error: Type.Optional(Type.Boolean()),
+    status: Type.Optional(Type.Union([Type.Literal('ok'), Type.Literal('error'), Type.Literal('missing')])),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$', description: 'next_cursor of the previous page' })),
+  },
+  strict,
+);
+export type AssetListQuery = Static<typeof AssetListQuery>;
+
+export const Asset = Type.Object(
+  {
+    id: Type.Integer(),
+    path: Type.String(),
+    size: Type.Integer(),
+    sha256: Nullable(Type.String()),
+    file_type: Type.String(),
+    width: Nullable(Type.Integer()),
+    height: Nullable(Type.Integer()),
+    taken_at: Nullable(Type.String()),
+    status: Type.String(),
+    error: Nullable(Type.String()),
+  },
+  { $id: 'Asset', additionalProperties: true, description: 'the main fields; every field of `lumina assets list --json` is present' },
+);
+
+export const AssetPage = Type.Object({ items: Type.Array(Type.Ref(Asset)), next_cursor: Nullable(Type.String()) }, { $id: 'AssetPage' });
+export const JobPage = Type.Object({ items: Type.Array(Type.Ref(Job)), next_before: Nullable(Type.String()) }, { $id: 'JobPage' });
+
+export const IdParams = Type.Object({ id: Uuid }, strict);
+export const AssetParams = Type.Object({ id: Uuid, asset_id: Type.String({ pattern: '^[0-9]{1,18}$' }) }, strict);
+
+export const Health = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+    mode: Type.Union([Type.Literal('embedded'), Type.Literal('cluster')]),
+    database: Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) }),
+    redis: Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()), configured: Type.Boolean() }),
+  },
+  { $id: 'Health' },
+);
+
+export const Worker = Type.Object(
+  {
+    id: Type.String(),
+    host: Type.String(),
+    pid: Type.Integer(),
+    cores: Type.Integer(),
+    threads: Type.Integer(),
+    concurrency: Type.Integer(),
+    queues: Type.Array(Type.String()),
+    active_shards: Type.Integer(),
+    files_done: Type.Integer(),
+    files_per_s: Type.Number(),
+    started_at: Timestamp,
+    last_seen: Timestamp,
+  },
+  { $id: 'Worker' },
+);
+
+/** Named schemas that appear under components/schemas of the OpenAPI document. */
+export const COMPONENTS = [ErrorBody, CatalogCreate, CatalogPatch, Catalog, ScanRequest, Progress, Job, JobPage, Asset, AssetPage, Health, Worker, Uuid];

@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { Authenticator, isLoopback } from '../../api/auth.js';
+import { openBackend } from '../../api/backend.js';
+import { HealthProbe } from '../../api/health.js';
+import { JobStateCache } from '../../api/job-state.js';
+import { ApiServer } from '../../api/server.js';
+import { resolveConfig } from '../../config/config.js';
+import { openDatabase } from '../../db/database.js';
+import { JobService } from '../../jobs/job-service.js';
+import { UserError } from '../../util/errors.js';
+import type { GlobalOptions } from '../context.js';
+import { onShutdown } from '../shutdown.js';
+
+const port = (v: string) => {
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('must be a port number (0 picks a free one)');
+  return Number(v);
+};
+const bytes = (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('must be a positive number of bytes');
+  return Number(v);
+};
+
+interface ServeOptions {
+  host: string;
+  port: number;
+  corsOrigin?: string;
+  bodyLimit: number;
+  requireAuth?: boolean;
+}
+
+export function registerServe(program: Command, version: string): void {
+  program
+    .command('serve')
+    .description('serve the REST API and live WebSocket progress (jobs run on queue workers with REDIS_URL, else in this process)')
+    .option('--host <address>', 'address to bind; anything but loopback requires API tokens', '127.0.0.1')
+    .option('--port <n>', 'port to listen on', port, 8765)
+    .option('--cors-origin <origins>', 'comma-separated origins allowed by CORS, or * (LUMINA_CORS_ORIGINS)')
+    .option('--body-limit <bytes>', 'largest request body accepted', bytes, 1024 * 1024)
+    .option('--require-auth', 'require a token even on a loopback address')
+    .action(async (opts: ServeOptions, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<GlobalOptions>();
+      const config = resolveConfig(flags);
+      const db = await openDatabase(config);
+      const closers: (() => unknown)[] = [() => db.close()];
+      try {
+        const auth = new Authenticator(db.sql, !isLoopback(opts.host) || !!opts.requireAuth);
+        await auth.start();
+        closers.unshift(() => auth.close());
+        if (auth.required && auth.tokenCount === 0) {
+          throw new UserError(
+            `serving on ${opts.host} requires API tokens and none exist: create one with "lumina token create --name NAME" (or bind to 127.0.0.1)`,
+          );
+        }
+        const backend = await openBackend(db.sql, config);
+        closers.unshift(() => backend.close());
+        const health = new HealthProbe(db.sql, backend.redis);
+        await health.start();
+        closers.unshift(() => health.close());
+        const server = new ApiServer(
+          {
+            sql: db.sql,
+            config,
+            jobs: new JobService(db.sql, backend.executor, backend.bus),
+            state: new JobStateCache(db.sql),
+            health,
+            mode: backend.mode,
+            workers: backend.workers,
+            queueDepths: backend.queueDepths,
+          },
+          auth,
+          backend.bus,
+          {
+            host: opts.host,
+            port: opts.port,
+            bodyLimit: opts.bodyLimit,
+            corsOrigins: (opts.corsOrigin ?? process.env.LUMINA_CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+            version,
+          },
+        );
+        const bound = await server.listen();
+        closers.unshift(() => server.close());
+        process.stderr.write(
+          `lumina: serving http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${bound} ` +
+            `(${backend.mode}, ${auth.required ? 'tokens required' : 'loopback, tokens optional'})\n`,
+        );
+        if (flags.json) process.stdout.write(JSON.stringify({ host: opts.host, port: bound, mode: backend.mode, auth_required: auth.required }) + '\n');
+      } catch (err) {
+        for (const c of closers) await c();
+        throw err;
+      }
+      await onShutdown(async () => {
+        for (const c of closers) await c();
+      });
+      // Idle keep-alive connections would hold the event loop open.
+      process.exit(0);
+    });
+}

@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { createToken, listTokens, revokeToken } from '../../db/tokens.js';
+import { printJson, withDatabase, type GlobalOptions } from '../context.js';
+
+export function registerToken(program: Command): void {
+  const token = program.command('token').description('API bearer tokens (stored hashed; the secret is shown once)');
+  token
+    .command('create')
+    .requiredOption('--name <name>', 'who or what the token is for')
+    .option('--read-only', 'allow reading only (GET and WebSocket subscriptions)')
+    .action(async (opts: { name: string; readOnly?: boolean }, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<GlobalOptions>();
+      await withDatabase(flags, async ({ sql }) => {
+        const { token: secret, row } = await createToken(sql, { name: opts.name, readOnly: !!opts.readOnly });
+        if (flags.json) return printJson({ name: row.name, read_only: row.read_only, token: secret });
+        process.stdout.write(`${secret}\n`);
+        process.stderr.write(`lumina: token "${row.name}"${row.read_only ? ' (read-only)' : ''} created; it is shown only now\n`);
+      });
+    });
+  token
+    .command('list')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<GlobalOptions>();
+      await withDatabase(flags, async ({ sql }) => {
+        const rows = await listTokens(sql);
+        if (flags.json) return printJson(rows);
+        for (const r of rows) {
+          process.stdout.write(`${r.name}\t${r.read_only ? 'read-only' : 'read-write'}\t${r.revoked_at ? `revoked ${r.revoked_at.toISOString()}` : 'active'}\n`);
+        }
+      });
+    });
+  token
+    .command('revoke')
+    .argument('<name>')
+    .action(async (name: string, _opts: unknown, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<GlobalOptions>();
+      await withDatabase(flags, async ({ sql }) => {
+        await revokeToken(sql, name);
+        process.stderr.write(`lumina: token "${name}" revoked\n`);
+      });
+    });
+}

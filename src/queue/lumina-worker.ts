@@ -1,0 +1,152 @@
+import { Worker, type Processor } from 'bullmq';
+import os from 'node:os';
+import type { LuminaConfig } from '../config/config.js';
+import type { Sql } from '../db/database.js';
+import type { WorkerInfo } from '../jobs/executor.js';
+import { ProgressPublisher } from '../jobs/progress-publisher.js';
+import { MetadataReader } from '../pipeline/metadata.js';
+import { findFfmpeg } from '../pipeline/video-frame.js';
+import { RateMeter } from '../runner/rate-meter.js';
+import { UserError, messageOf } from '../util/errors.js';
+import { FilePool } from '../workers/pool.js';
+import { QueueSet } from './cluster-executor.js';
+import { QUEUE_NAMES, type QueueName } from './names.js';
+import { createProcessors } from './processors.js';
+import { RedisEventBus } from './redis-event-bus.js';
+import { RedisLedger } from './redis-ledger.js';
+import { connectRedis } from './redis.js';
+import { WorkerRegistry } from './worker-registry.js';
+
+export interface WorkerOptions {
+  /** Shards in flight at once on this host (the thread pool is shared by them). */
+  concurrency: number;
+  queues: QueueName[];
+  /** How long a lost worker's shard stays locked before another worker takes it. */
+  lockMs: number;
+  /** On shutdown, how long running shards may go on before they are handed back. */
+  graceMs: number;
+}
+
+/**
+ * `lumina worker`: consumes the queues on this host's thread pool, announces itself with a
+ * heartbeat, and on shutdown finishes or hands back its shards.
+ */
+export class LuminaWorker {
+  readonly id = `${os.hostname()}-${process.pid}`;
+  readonly #redis;
+  readonly #queues: QueueSet;
+  readonly #registry: WorkerRegistry;
+  readonly #bus: RedisEventBus;
+  readonly #publisher: ProgressPublisher;
+  readonly #pool: FilePool;
+  readonly #metadata: MetadataReader;
+  readonly #meter = new RateMeter();
+  readonly #shutdown = new AbortController();
+  readonly #workers: Worker[] = [];
+  readonly #startedAt = new Date();
+  #stopping: Promise<void> | null = null;
+  #active = 0;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly config: LuminaConfig & { redisUrl: string },
+    private readonly opts: WorkerOptions,
+  ) {
+    this.#redis = connectRedis(config.redisUrl, 'worker');
+    this.#queues = new QueueSet(this.#redis, config.queuePrefix);
+    this.#registry = new WorkerRegistry(this.#redis, config.queuePrefix);
+    this.#bus = new RedisEventBus(this.#redis, config.redisUrl, config.queuePrefix);
+    this.#publisher = new ProgressPublisher(sql, this.#bus, new RedisLedger(this.#redis, config.queuePrefix));
+    this.#pool = new FilePool(config.workers);
+    this.#metadata = new MetadataReader(config.workers);
+  }
+
+  start(): void {
+    const processors = createProcessors({
+      sql: this.sql,
+      config: this.config,
+      queues: this.#queues,
+      ledger: new RedisLedger(this.#redis, this.config.queuePrefix),
+      publisher: this.#publisher,
+      meter: this.#meter,
+      shutdown: this.#shutdown.signal,
+      work: {
+        sql: this.sql,
+        metadata: this.#metadata,
+        runTask: this.#pool.run.bind(this.#pool),
+        ffmpeg: findFfmpeg(),
+        maxPixels: this.config.maxPixels,
+        concurrency: this.config.workers * 2 + 2,
+      },
+    });
+    const concurrencyOf: Record<QueueName, number> = { discover: 1, ingest: this.opts.concurrency, finalize: 2 };
+    for (const name of this.opts.queues) {
+      const processor = processors[name] as Processor;
+      const counted: Processor = async (job, token) => {
+        this.#active++;
+        try {
+          return await processor(job, token);
+        } finally {
+          this.#active--;
+        }
+      };
+      const worker = new Worker(name, counted, {
+        connection: this.#redis,
+        prefix: this.config.queuePrefix,
+        concurrency: concurrencyOf[name],
+        lockDuration: this.opts.lockMs,
+        stalledInterval: Math.max(1000, Math.floor(this.opts.lockMs / 2)),
+        maxStalledCount: 3,
+      });
+      worker.on('failed', (job, err) => {
+        if (err.name !== 'WaitingError') process.stderr.write(`lumina: ${name} job ${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${messageOf(err)}\n`);
+      });
+      worker.on('error', (err) => process.stderr.write(`lumina: ${name} worker: ${messageOf(err)}\n`));
+      this.#workers.push(worker);
+    }
+    this.#registry.start(() => this.info());
+  }
+
+  info(): WorkerInfo {
+    return {
+      id: this.id,
+      host: os.hostname(),
+      pid: process.pid,
+      cores: os.availableParallelism(),
+      threads: this.config.workers,
+      concurrency: this.opts.concurrency,
+      queues: this.opts.queues,
+      active_shards: this.#active,
+      files_done: this.#meter.total,
+      files_per_s: this.#meter.rate(),
+      started_at: this.#startedAt.toISOString(),
+      last_seen: new Date().toISOString(),
+    };
+  }
+
+  /** Stops taking work; running shards get `graceMs` to finish, then write what they have and go back. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      const closing = Promise.all(this.#workers.map((w) => w.close()));
+      const timer = setTimeout(() => this.#shutdown.abort(), this.opts.graceMs);
+      await closing;
+      clearTimeout(timer);
+      await this.#registry.stop(this.id);
+      await this.#publisher.close();
+      await this.#bus.close();
+      await this.#queues.close();
+      await Promise.all([this.#pool.close(), this.#metadata.close()]);
+      await this.#redis.quit().catch(() => this.#redis.disconnect());
+    })();
+    return this.#stopping;
+  }
+}
+
+export function parseQueues(text: string | undefined): QueueName[] {
+  if (!text) return [...QUEUE_NAMES];
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(QUEUE_NAMES as readonly string[]).includes(n)) throw new UserError(`unknown queue "${n}" (queues: ${QUEUE_NAMES.join(', ')})`);
+  }
+  return names as QueueName[];
+}
