@@ -69,7 +69,10 @@ export class ApiServer {
         this.#sockets.add(ws);
       },
       message: (ws, message) => {
-        void handleClientMessage(ws, message, deps.jobs, () => !ws.getUserData().closed).catch(() => {});
+        // The message buffer is reused once this returns: copy it. Replies keep the order of requests.
+        const copy = message.slice(0);
+        const data = ws.getUserData();
+        data.chain = data.chain.then(() => handleClientMessage(ws, copy, deps.jobs, () => !data.closed)).catch(() => {});
       },
       close: (ws) => {
         ws.getUserData().closed = true;
@@ -210,7 +213,7 @@ export class ApiServer {
     };
     const accept = (p: Principal) => {
       if (aborted) return;
-      res.cork(() => res.upgrade<SocketData>({ principal: p.name, topics: new Set(), closed: false }, key, protocol, extensions, context));
+      res.cork(() => res.upgrade<SocketData>({ principal: p.name, topics: new Set(), closed: false, chain: Promise.resolve() }, key, protocol, extensions, context));
     };
     try {
       const principal = this.auth.authorize(tokenOf(authorization, query), 'read');

@@ -8,6 +8,8 @@ export interface SocketData {
   principal: string;
   topics: Set<string>;
   closed: boolean;
+  /** The client's messages are handled one after another. */
+  chain: Promise<void>;
 }
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;

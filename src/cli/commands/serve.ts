@@ -49,7 +49,8 @@ export function registerServe(program: Command, version: string): void {
         closers.unshift(() => auth.close());
         if (auth.required && auth.tokenCount === 0) {
           throw new UserError(
-            `serving on ${opts.host} requires API tokens and none exist: create one with "lumina token create --name NAME" (or bind to 127.0.0.1)`,
+            `serving ${opts.requireAuth ? 'with --require-auth' : `on ${opts.host}`} requires API tokens and none exist: ` +
+              `create one with "lumina token create --name NAME"${opts.requireAuth ? '' : ' (or bind to 127.0.0.1)'}`,
           );
         }
         const backend = await openBackend(db.sql, config);

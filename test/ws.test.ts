@@ -1,0 +1,127 @@
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import WebSocket from 'ws';
+import { writePhoto } from './helpers/corpus.js';
+import { configFor, envFor } from './helpers/postgres.js';
+import { api, redisPrefix, REDIS_URL, startServe, startWorker, waitFor } from './helpers/server.js';
+import { tmpDir } from './helpers/tmp.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Msg = any;
+
+/** A WebSocket client that keeps every message it gets. */
+async function client(url: string, headers: Record<string, string> = {}) {
+  const ws = new WebSocket(url, { headers });
+  const messages: Msg[] = [];
+  ws.on('message', (data) => messages.push(JSON.parse(String(data))));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const next = (pred: (m: Msg) => boolean, what: string, timeoutMs = 60_000) => waitFor(what, async () => messages.find(pred), timeoutMs, 20);
+  return { ws, messages, send: (m: unknown) => ws.send(typeof m === 'string' ? m : JSON.stringify(m)), next };
+}
+
+async function photos(t: Test, n: number): Promise<string> {
+  const root = tmpDir(t, 'lumina-ws-');
+  for (let i = 0; i < n; i++) await writePhoto(path.join(root, `d${i % 3}`, `p${i}.jpg`), { seed: i + 1, width: 800, height: 600 });
+  return root;
+}
+
+function checkEventStream(t: Test, events: Msg[], jobId: string, files: number) {
+  const progress = events.filter((m) => m.type === 'job_progress' && m.job_id === jobId);
+  t.ok(progress.length >= 2, `progress events arrived (${progress.length})`);
+  const dones = progress.map((m) => m.progress.done);
+  t.same(dones, [...dones].sort((a, b) => a - b), 'progress never moves backwards');
+  t.ok(progress.every((m) => ['done', 'total', 'failed', 'rate', 'eta_s', 'stage'].every((k) => k in m.progress)), 'progress has every field');
+  const final = events.filter((m) => m.job_id === jobId && m.type !== 'job_progress');
+  t.equal(final.length, 1, 'one final event');
+  t.match(final[0], { type: 'job_completed', status: 'completed', progress: { done: files, total: files }, result: { files_seen: files } });
+  t.equal(events.indexOf(final[0]), events.length - 1 - events.slice(events.indexOf(final[0]) + 1).length, 'nothing about the job after its end');
+  t.notOk(events.slice(events.indexOf(final[0]) + 1).some((m) => m.job_id === jobId), 'no progress after completion');
+}
+
+async function protocolErrors(t: Test, wsUrl: string) {
+  const c = await client(wsUrl);
+  c.send('not json');
+  c.send({ type: 'dance' });
+  c.send({ type: 'subscribe', job_id: 'x' });
+  c.send({ type: 'subscribe', job_id: '00000000-0000-4000-8000-000000000000' });
+  c.send({ type: 'subscribe' });
+  await waitFor('five answers', async () => c.messages.length >= 5);
+  t.same(
+    c.messages.map((m) => [m.type, m.error.code]),
+    [
+      ['error', 'invalid_message'],
+      ['error', 'invalid_message'],
+      ['error', 'invalid_message'],
+      ['error', 'not_found'],
+      ['error', 'invalid_message'],
+    ],
+    'bad messages get errors, and the connection stays',
+  );
+  t.equal(c.ws.readyState, WebSocket.OPEN);
+  c.ws.close();
+}
+
+t.test('cluster: events travel from workers through Redis to every API instance', async (t) => {
+  const config = await configFor(t, 'postgres');
+  const env = { ...envFor(config), REDIS_URL, LUMINA_QUEUE_PREFIX: redisPrefix(t), LUMINA_SHARD_SIZE: '5' };
+  const files = 40;
+  const root = await photos(t, files);
+  const [a, b] = await Promise.all([startServe(t, env), startServe(t, env)]);
+  await startWorker(t, env, ['--concurrency', '2']);
+
+  const cid = (await api(a.url, 'POST', '/api/catalogs', { body: { name: 'Live', source_directories: [root] } })).json.id;
+  // The subscriber listens on API instance B; the job is submitted through A.
+  const byCatalog = await client(`ws://127.0.0.1:${b.port}/ws`);
+  byCatalog.send({ type: 'subscribe', catalog_id: cid });
+  await byCatalog.next((m) => m.type === 'subscribed', 'subscribed');
+  t.same(byCatalog.messages[0], { type: 'subscribed', catalog_id: cid });
+
+  const job = (await api(a.url, 'POST', '/api/jobs/scan', { body: { catalog_id: cid } })).json;
+  const byJob = await client(`ws://127.0.0.1:${a.port}/ws`);
+  byJob.send({ type: 'subscribe', job_id: job.id });
+  await byCatalog.next((m) => m.type === 'job_completed', 'job_completed on B', 120_000);
+  await byJob.next((m) => m.type === 'job_completed', 'job_completed on A');
+  checkEventStream(t, byCatalog.messages.slice(1), job.id, files);
+  t.match(byJob.messages[0], { type: 'subscribed', job_id: job.id });
+  t.match(byJob.messages[1], { job_id: job.id }, 'the current state comes right after subscribing');
+
+  // GET /api/jobs/:id on B answers from state B learned by events.
+  const viaB = await api(b.url, 'GET', `/api/jobs/${job.id}`);
+  t.match(viaB.json, { status: 'completed', progress: { done: files } });
+
+  // After a job ended, a new subscriber still hears how it ended.
+  const late = await client(`ws://127.0.0.1:${b.port}/ws`);
+  late.send({ type: 'subscribe', job_id: job.id });
+  await late.next((m) => m.type === 'job_completed', 'late subscriber told the outcome');
+  late.send({ type: 'unsubscribe', job_id: job.id });
+  await late.next((m) => m.type === 'unsubscribed', 'unsubscribed');
+
+  await protocolErrors(t, `ws://127.0.0.1:${a.port}/ws`);
+  for (const c of [byCatalog, byJob, late]) c.ws.close();
+});
+
+t.test('embedded: the same events without Redis', async (t) => {
+  const config = await configFor(t, 'pglite');
+  const env = { ...envFor(config), LUMINA_SHARD_SIZE: '5' };
+  const files = 30;
+  const root = await photos(t, files);
+  const s = await startServe(t, env);
+  const cid = (await api(s.url, 'POST', '/api/catalogs', { body: { name: 'Local', source_directories: [root] } })).json.id;
+  const c = await client(`ws://127.0.0.1:${s.port}/ws`);
+  c.send({ type: 'subscribe', catalog_id: cid });
+  await c.next((m) => m.type === 'subscribed', 'subscribed');
+  const job = (await api(s.url, 'POST', '/api/jobs/scan', { body: { catalog_id: cid } })).json;
+  await c.next((m) => m.type === 'job_completed', 'job_completed', 120_000);
+  checkEventStream(t, c.messages.slice(1), job.id, files);
+
+  // A job that ends otherwise is announced as job_failed, with its status and reason.
+  const second = (await api(s.url, 'POST', '/api/jobs/scan', { body: { catalog_id: cid } })).json;
+  t.equal((await api(s.url, 'POST', `/api/jobs/${second.id}/cancel`)).status, 200);
+  const failed = await c.next((m) => m.type === 'job_failed' && m.job_id === second.id, 'job_failed');
+  t.match(failed, { status: 'cancelled', error: 'cancelled by request', catalog_id: cid });
+  await protocolErrors(t, `ws://127.0.0.1:${s.port}/ws`);
+  c.ws.close();
+});
