@@ -57,6 +57,7 @@ export const ScanRequest = Type.Object(
   {
     catalog_id: Uuid,
     directories: Type.Optional(Type.Array(AbsolutePath, { maxItems: 100, description: 'inside the catalog’s source directories; default: all of them' })),
+    shard_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'files per shard; default: the server’s --shard-size (500)' })),
   },
   { ...strict, $id: 'ScanRequest' },
 );

@@ -23,11 +23,15 @@ export class JobService {
   }
 
   /** A scan of some (by default all) of a catalog's source directories. */
-  async submitScan(catalogId: string, directories?: string[]): Promise<Job> {
+  async submitScan(catalogId: string, directories?: string[], shardSize?: number): Promise<Job> {
     const catalog = await this.catalog(catalogId);
     const dirs = directories?.length ? resolveInsideRoots(catalog.source_directories, directories) : catalog.source_directories;
     if (!dirs.length) throw new UserError('the catalog has no source directories to scan');
-    const params: ScanParams = { directories: [...new Set(dirs)], runner: this.executor.mode === 'cluster' ? 'cluster' : 'local' };
+    const params: ScanParams = {
+      directories: [...new Set(dirs)],
+      runner: this.executor.mode === 'cluster' ? 'cluster' : 'local',
+      ...(shardSize ? { shard_size: shardSize } : {}),
+    };
     const job = await createJob(this.sql, catalog.id, 'scan', params as unknown as Record<string, unknown>, 'queued');
     await this.executor.submit(job, catalog);
     this.bus.publish(eventForJob(job));

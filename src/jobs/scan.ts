@@ -16,6 +16,8 @@ export interface ScanParams {
   directories: string[];
   /** 'local' runs in the submitting process; 'cluster' runs on queue workers. */
   runner: 'local' | 'cluster';
+  /** Files per shard for this job; the configured default when absent. */
+  shard_size?: number;
 }
 
 export interface ScanPlan {

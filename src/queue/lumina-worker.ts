@@ -84,10 +84,12 @@ export class LuminaWorker {
       const processor = processors[name] as Processor;
       const counted: Processor = async (job, token) => {
         this.#active++;
+        this.#registry.touch();
         try {
           return await processor(job, token);
         } finally {
           this.#active--;
+          this.#registry.touch();
         }
       };
       const worker = new Worker(name, counted, {

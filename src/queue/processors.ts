@@ -49,7 +49,8 @@ export function createProcessors(deps: ProcessorDeps) {
     if (await queues.queues.finalize.getJob(bullIds.finalize(job.id))) return { skipped: 'already planned' };
 
     let last = 0;
-    const plan = await planScan((job.params as unknown as ScanParams).directories, config.shardSize, (n) => {
+    const params = job.params as unknown as ScanParams;
+    const plan = await planScan(params.directories, params.shard_size ?? config.shardSize, (n) => {
       if (Date.now() - last < 250) return;
       last = Date.now();
       void publisher.publish(job, { done: 0, total: n, failed: 0, rate: 0, eta_s: null, stage: 'discover' }, false);
@@ -98,6 +99,8 @@ export function createProcessors(deps: ProcessorDeps) {
       if (out.aborted) {
         if (abort.signal.reason === 'cancelled') return { cancelled: true };
         // Shutting down: what finished is written; the rest goes back to the queue for another worker.
+        const finished = out.added + out.updated + out.unchanged;
+        process.stderr.write(`lumina: shard ${shard} of job ${job_id} handed back (${finished} of ${files.length} files written)\n`);
         await bull.moveToWait(token);
         throw new WaitingError();
       }

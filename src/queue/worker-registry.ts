@@ -15,7 +15,11 @@ export class WorkerRegistry {
     private readonly prefix: string,
   ) {}
 
+  #info: (() => WorkerInfo) | null = null;
+  #soon: NodeJS.Timeout | null = null;
+
   start(info: () => WorkerInfo): void {
+    this.#info = info;
     const beat = () => {
       const i = info();
       this.redis.set(keys.worker(this.prefix, i.id), JSON.stringify({ ...i, last_seen: new Date().toISOString() }), 'PX', EXPIRE_MS).catch(() => {});
@@ -25,7 +29,21 @@ export class WorkerRegistry {
     this.#timer.unref();
   }
 
+  /** Something changed (a shard started or ended): announce it within 200 ms, not at the next beat. */
+  touch(): void {
+    if (this.#soon || !this.#info || !this.#timer) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = null;
+      if (!this.#info || !this.#timer) return;
+      const i = this.#info();
+      this.redis.set(keys.worker(this.prefix, i.id), JSON.stringify(i), 'PX', EXPIRE_MS).catch(() => {});
+    }, 200);
+    this.#soon.unref();
+  }
+
   async stop(workerId: string): Promise<void> {
+    if (this.#soon) clearTimeout(this.#soon);
+    this.#soon = null;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.redis.del(keys.worker(this.prefix, workerId)).catch(() => {});

@@ -64,7 +64,7 @@ export class LocalRunner implements JobExecutor {
       fs.rmSync(path.join(thumbs, PARTIAL_DIR), { recursive: true, force: true });
 
       let lastFound = 0;
-      const plan = await planScan(params.directories, this.config.shardSize, (n) => {
+      const plan = await planScan(params.directories, params.shard_size ?? this.config.shardSize, (n) => {
         const now = Date.now();
         if (now - lastFound < 250) return;
         lastFound = now;

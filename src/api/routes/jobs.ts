@@ -16,7 +16,7 @@ export function jobRoutes(deps: ApiDeps) {
       body: ScanRequest,
       responses: { 202: Job, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody },
       async handler({ body }) {
-        const job = await jobs.submitScan(body.catalog_id, body.directories);
+        const job = await jobs.submitScan(body.catalog_id, body.directories, body.shard_size);
         return { status: 202, body: { ...jobView(job), job_id: job.id }, headers: { location: `/api/jobs/${job.id}` } };
       },
     }),

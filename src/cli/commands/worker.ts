@@ -13,6 +13,11 @@ const positive = (v: string) => {
   return Number(v);
 };
 
+const whole = (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a whole number');
+  return Number(v);
+};
+
 interface WorkerFlags {
   concurrency: number;
   queues?: string;
@@ -27,7 +32,7 @@ export function registerWorker(program: Command): void {
     .option('--concurrency <n>', 'shards in flight at once on this host', positive, 2)
     .option('--queues <list>', 'comma-separated queues to take work from (discover, ingest, finalize; default all)')
     .option('--lock-ms <n>', 'how long a shard of a lost worker stays locked before another takes it', positive, 30_000)
-    .option('--grace-s <n>', 'on SIGTERM, seconds running shards may go on before they are handed back', positive, 20)
+    .option('--grace-s <n>', 'on SIGTERM, seconds running shards may go on before they are handed back', whole, 20)
     .action(async (opts: WorkerFlags, cmd: Command) => {
       const flags = cmd.optsWithGlobals<GlobalOptions>();
       const config = resolveConfig(flags);
