@@ -1,15 +1,18 @@
+import { benchApi, wsClients } from './api.js';
 import { benchIngest, ingestPhase } from './ingest.js';
 
 /** `npm run bench -- NAME [options]`: one benchmark by name. */
 const benches: Record<string, (argv: string[]) => Promise<void>> = {
   ingest: benchIngest,
   'ingest-phase': (argv) => ingestPhase(argv[0]!, argv[1]!),
+  api: benchApi,
+  'ws-clients': wsClients,
 };
 
 const [name, ...rest] = process.argv.slice(2);
 const bench = name ? benches[name] : undefined;
 if (!bench) {
-  process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).filter((b) => !b.includes('phase')).join('|')}> [options]\n`);
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).filter((b) => !b.includes('phase') && b !== 'ws-clients').join('|')}> [options]\n`);
   process.exit(2);
 }
 await bench(rest);

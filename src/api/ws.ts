@@ -41,7 +41,10 @@ export class EventFanout {
     if (event.type === 'job_progress') {
       const last = this.#lastDone.get(event.job_id) ?? -1;
       if (event.progress.done < last) return;
+      this.#lastDone.delete(event.job_id); // re-inserted last: the map stays in order of recent use
       this.#lastDone.set(event.job_id, event.progress.done);
+      // A job whose end was never announced (its API instance restarted) is forgotten eventually.
+      if (this.#lastDone.size > 100_000) this.#lastDone.delete(this.#lastDone.keys().next().value!);
       this.#pending.set(event.job_id, event);
       return;
     }
