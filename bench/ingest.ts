@@ -79,7 +79,7 @@ export async function ingestPhase(phase: string, json: string): Promise<void> {
   // phase 'ingest': a fresh embedded catalog; the first run, then `reruns` runs over the unchanged tree.
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumina-bench-data-'));
   try {
-    const config = { ...resolveConfig({ dataDir }, {}), workers: p.workers };
+    const config = { ...resolveConfig({ dataDir }, {}), workers: p.workers, ...(p.shardSize ? { shardSize: p.shardSize } : {}) };
     const db = await openDatabase(config);
     const runs = [];
     for (let i = 0; i < 1 + (p.reruns ?? 0); i++) {
@@ -95,7 +95,7 @@ export async function ingestPhase(phase: string, json: string): Promise<void> {
   }
 }
 
-function child(phase: string, params: unknown): any {
+export function child(phase: string, params: unknown): any {
   const out = execFileSync(process.execPath, [process.argv[1]!, 'ingest-phase', phase, JSON.stringify(params)], {
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 64 << 20,

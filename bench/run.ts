@@ -1,4 +1,5 @@
 import { benchApi, wsClients } from './api.js';
+import { benchCluster } from './cluster.js';
 import { benchIngest, ingestPhase } from './ingest.js';
 
 /** `npm run bench -- NAME [options]`: one benchmark by name. */
@@ -6,6 +7,7 @@ const benches: Record<string, (argv: string[]) => Promise<void>> = {
   ingest: benchIngest,
   'ingest-phase': (argv) => ingestPhase(argv[0]!, argv[1]!),
   api: benchApi,
+  cluster: benchCluster,
   'ws-clients': wsClients,
 };
 
