@@ -1,0 +1,24 @@
+# A CPU worker: `lumina worker`. Needs perl (ExifTool) and ffmpeg (video frames).
+#   docker build -f deploy/docker/worker.Dockerfile -t lumina-worker .
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY bench ./bench
+COPY test ./test
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends perl ffmpeg && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+ENV NODE_ENV=production LUMINA_DATA_DIR=/data
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+USER node
+# SIGTERM: running shards get --grace-s seconds, then go back to the queue.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["worker", "--concurrency", "2"]
