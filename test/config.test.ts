@@ -38,6 +38,12 @@ t.test('the POSTGRES_* and REDIS_* sets build URLs', async (t) => {
   t.equal(r.pathname, '/2');
 });
 
+t.test('the Redis key prefix: default, environment, flag', async (t) => {
+  t.equal(resolveConfig({}, {}).queuePrefix, 'lumina');
+  t.equal(resolveConfig({}, { LUMINA_QUEUE_PREFIX: 'site-a' }).queuePrefix, 'site-a');
+  t.equal(resolveConfig({ queuePrefix: 'flag.b' }, { LUMINA_QUEUE_PREFIX: 'site-a' }).queuePrefix, 'flag.b');
+});
+
 t.test('bad configuration is a one-line user error', async (t) => {
   const bad: [Record<string, string>, RegExp][] = [
     [{ DATABASE_URL: 'mysql://x/y' }, /DATABASE_URL must start with postgres/],
@@ -47,6 +53,7 @@ t.test('bad configuration is a one-line user error', async (t) => {
     [{ LUMINA_WORKERS: 'two' }, /positive whole number, got "two"/],
     [{ POSTGRES_HOST: 'h', POSTGRES_PORT: 'abc' }, /POSTGRES_PORT must be a port number/],
     [{ LUMINA_DATA_DIR: ' ' }, /data directory may not be empty/],
+    [{ LUMINA_QUEUE_PREFIX: 'a:b*' }, /LUMINA_QUEUE_PREFIX may hold only/],
   ];
   for (const [env, re] of bad) {
     t.throws(() => resolveConfig({}, env), UserError);

@@ -41,6 +41,17 @@ export class ProgressPublisher {
     }
   }
 
+  /** The callback for discovery: the growing file count, sent at most 4 times a second, not persisted. */
+  discovering(job: JobRef): (found: number) => void {
+    let last = 0;
+    return (found) => {
+      const now = Date.now();
+      if (now - last < 250) return;
+      last = now;
+      void this.publish(job, { done: 0, total: found, failed: 0, rate: 0, eta_s: null, stage: 'discover' }, false);
+    };
+  }
+
   /** The final event of a job, from its final row. */
   announce(job: Job): void {
     this.#dirty.delete(job.id);

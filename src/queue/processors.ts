@@ -48,13 +48,8 @@ export function createProcessors(deps: ProcessorDeps) {
     // A retried discover finds its flow already added: adding it again would be a no-op anyway.
     if (await queues.queues.finalize.getJob(bullIds.finalize(job.id))) return { skipped: 'already planned' };
 
-    let last = 0;
     const params = job.params as unknown as ScanParams;
-    const plan = await planScan(params.directories, params.shard_size ?? config.shardSize, (n) => {
-      if (Date.now() - last < 250) return;
-      last = Date.now();
-      void publisher.publish(job, { done: 0, total: n, failed: 0, rate: 0, eta_s: null, stage: 'discover' }, false);
-    });
+    const plan = await planScan(params.directories, params.shard_size ?? config.shardSize, publisher.discovering(job));
     await ledger.begin(job.id, plan.files);
     await publisher.publish(job, { done: 0, total: plan.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' });
 

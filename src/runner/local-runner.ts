@@ -63,13 +63,7 @@ export class LocalRunner implements JobExecutor {
       // Jobs run one at a time here, so no other writer uses this folder's leftovers.
       fs.rmSync(path.join(thumbs, PARTIAL_DIR), { recursive: true, force: true });
 
-      let lastFound = 0;
-      const plan = await planScan(params.directories, params.shard_size ?? this.config.shardSize, (n) => {
-        const now = Date.now();
-        if (now - lastFound < 250) return;
-        lastFound = now;
-        void this.#publisher.publish(job, { done: 0, total: n, failed: 0, rate: 0, eta_s: null, stage: 'discover' }, false);
-      });
+      const plan = await planScan(params.directories, params.shard_size ?? this.config.shardSize, this.#publisher.discovering(job));
       await this.#ledger.begin(job.id, plan.files);
       await this.#publisher.publish(job, { done: 0, total: plan.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' });
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { getAsset, queryAssets } from '../../db/assets.js';
+import { getAsset, queryAssets, type AssetRow } from '../../db/assets.js';
 import { thumbnailDir } from '../../db/catalogs.js';
 import { assetView } from '../../views/asset.js';
 import type { ApiDeps } from '../deps.js';
@@ -14,6 +14,12 @@ function dateParam(value: string | undefined, name: string, endOfDay: boolean): 
   const d = new Date(dateOnly ? `${value}T${endOfDay ? '23:59:59.999' : '00:00:00'}Z` : value);
   if (Number.isNaN(d.getTime())) throw new HttpError(400, 'validation_failed', `query.${name}: not an ISO 8601 date or time: "${value}"`);
   return d;
+}
+
+/** An asset as the API shows it: a thumbnail URL instead of the server's file path. */
+function apiAsset(row: AssetRow, catalogId: string, thumbs: string) {
+  const { thumbnail, ...view } = assetView(row, thumbs);
+  return { ...view, thumbnail_url: thumbnail ? `/api/catalogs/${catalogId}/assets/${view.id}/thumbnail` : null };
 }
 
 export function assetRoutes(deps: ApiDeps) {
@@ -42,10 +48,7 @@ export function assetRoutes(deps: ApiDeps) {
           limit,
         });
         const thumbs = thumbnailDir(config.dataDir, c.id);
-        const items = rows.map((r) => {
-          const { thumbnail, ...view } = assetView(r, thumbs);
-          return { ...view, thumbnail_url: thumbnail ? `/api/catalogs/${c.id}/assets/${view.id}/thumbnail` : null };
-        });
+        const items = rows.map((r) => apiAsset(r, c.id, thumbs));
         return { body: { items, next_cursor: rows.length === limit ? String(items[items.length - 1]!.id) : null } };
       },
     }),
@@ -61,8 +64,7 @@ export function assetRoutes(deps: ApiDeps) {
         const c = await jobs.catalog(params.id);
         const row = await getAsset(sql, c.schema_name, Number(params.asset_id));
         if (!row) throw new HttpError(404, 'not_found', `no asset ${params.asset_id} in catalog ${c.id}`);
-        const { thumbnail, ...view } = assetView(row, thumbnailDir(config.dataDir, c.id));
-        return { body: { ...view, thumbnail_url: thumbnail ? `/api/catalogs/${c.id}/assets/${view.id}/thumbnail` : null, exif: row.exif ?? null } };
+        return { body: { ...apiAsset(row, c.id, thumbnailDir(config.dataDir, c.id)), exif: row.exif ?? null } };
       },
     }),
     route({
