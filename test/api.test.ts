@@ -161,6 +161,8 @@ async function contract(t: Test, base: string, mode: 'embedded' | 'cluster', dat
   t.match(metrics, /^lumina_jobs\{status="completed"\} \d+$/m);
   t.match(metrics, /^lumina_http_requests_total\{code="2xx"\} \d+$/m);
   if (mode === 'cluster') t.match(metrics, /^lumina_queue_jobs\{queue="ingest",state="waiting"\} \d+$/m);
+  t.equal(/^lumina_up\{service="redis"\} 1$/m.test(metrics), mode === 'cluster', 'Redis is reported where it is used');
+  t.match(metrics, /^lumina_up\{service="database"\} 1$/m);
   const workers = await api(base, 'GET', '/api/workers');
   t.ok(workers.json.length >= 1, 'workers are listed');
   t.match(workers.json[0], { id: String, host: String, pid: Number, cores: Number, files_per_s: Number });

@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { writePhoto } from './helpers/corpus.js';
@@ -124,4 +127,54 @@ t.test('embedded: the same events without Redis', async (t) => {
   t.match(failed, { status: 'cancelled', error: 'cancelled by request', catalog_id: cid });
   await protocolErrors(t, `ws://127.0.0.1:${s.port}/ws`);
   c.ws.close();
+});
+
+t.test('a client that stops reading is closed; the server and other clients go on', async (t) => {
+  const config = await configFor(t, 'postgres');
+  const prefix = redisPrefix(t);
+  const env = { ...envFor(config), REDIS_URL, LUMINA_QUEUE_PREFIX: prefix };
+  const s = await startServe(t, env);
+  const cid = (await api(s.url, 'POST', '/api/catalogs', { body: { name: 'Busy', source_directories: ['/nowhere'] } })).json.id;
+
+  // The slow client: a bare socket that subscribes, then never reads again.
+  const slow = net.connect(s.port, '127.0.0.1');
+  await new Promise((r) => slow.once('connect', r));
+  slow.write(`GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  await new Promise((r) => slow.once('data', r)); // 101 Switching Protocols
+  const payload = Buffer.from(JSON.stringify({ type: 'subscribe', catalog_id: cid }));
+  const mask = randomBytes(4);
+  slow.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]));
+  await new Promise((r) => setTimeout(r, 300));
+  slow.pause();
+  let slowClosed = false;
+  slow.on('close', () => (slowClosed = true));
+  slow.on('error', () => {});
+
+  const fast = await client(`ws://127.0.0.1:${s.port}/ws`);
+  fast.send({ type: 'subscribe', catalog_id: cid });
+  await fast.next((m) => m.type === 'subscribed', 'subscribed');
+
+  // 60 000 events of distinct jobs (~15 MB per subscriber), published as workers publish them.
+  const redis = new Redis(REDIS_URL);
+  t.teardown(() => redis.disconnect());
+  const channel = `${prefix}:events`;
+  const healthMs: number[] = [];
+  for (let batch = 0; batch < 30; batch++) {
+    const p = redis.pipeline();
+    for (let i = 0; i < 2000; i++) {
+      const id = `00000000-0000-4000-8000-${String(batch * 2000 + i).padStart(12, '0')}`;
+      p.publish(channel, JSON.stringify({ type: 'job_progress', job_id: id, catalog_id: cid, job_type: 'scan', status: 'running', progress: { done: 1, total: 9, failed: 0, rate: 1, eta_s: 8, stage: 'ingest' } }));
+    }
+    await p.exec();
+    const t0 = performance.now();
+    t.equal((await api(s.url, 'GET', '/health')).status, 200);
+    healthMs.push(performance.now() - t0);
+  }
+  t.ok(Math.max(...healthMs) < 2000, `the server kept answering (slowest /health ${Math.round(Math.max(...healthMs))} ms)`);
+  slow.resume(); // drain what the kernel holds; the server has closed its end by now
+  await waitFor('the slow client to be closed', async () => slowClosed, 30_000, 50);
+  t.pass('the slow client was closed');
+  await waitFor('the fast client to get its events', async () => fast.messages.length > 50_000, 60_000, 100);
+  t.equal(fast.ws.readyState, WebSocket.OPEN, 'the reading client stays connected');
+  fast.ws.close();
 });

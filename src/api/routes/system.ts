@@ -30,10 +30,9 @@ async function metricsText(deps: ApiDeps, stats: ServerStats): Promise<string> {
     }
   };
   const health = deps.health.report;
-  metric('lumina_up', 'gauge', 'Whether the database and Redis answer (1) or not (0).', [
-    [{ service: 'database' }, health.database.ok ? 1 : 0],
-    [{ service: 'redis' }, health.redis.ok ? 1 : 0],
-  ]);
+  const up: [Record<string, string>, number][] = [[{ service: 'database' }, health.database.ok ? 1 : 0]];
+  if (health.redis.configured) up.push([{ service: 'redis' }, health.redis.ok ? 1 : 0]);
+  metric('lumina_up', 'gauge', 'Whether the database and Redis (cluster mode) answer (1) or not (0).', up);
   metric('lumina_queue_jobs', 'gauge', 'BullMQ jobs per queue and state.', Object.entries(depths).flatMap(([q, s]) => Object.entries(s).map(([state, n]) => [{ queue: q, state }, n] as [Record<string, string>, number])));
   metric('lumina_workers', 'gauge', 'Worker processes with a live heartbeat.', [[{}, workers.length]]);
   metric('lumina_worker_files_per_second', 'gauge', 'Files per second per worker over the last minute.', workers.map((w) => [{ worker: w.id, host: w.host }, w.files_per_s]));
