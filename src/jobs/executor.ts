@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { Catalog } from '../db/catalogs.js';
 import type { Job } from '../db/jobs.js';
 
@@ -25,4 +26,22 @@ export interface WorkerInfo {
   files_per_s: number;
   started_at: string;
   last_seen: string;
+}
+
+/** A worker's heartbeat record: the fields that differ, plus what every process says alike. */
+export function workerInfo(
+  own: Pick<WorkerInfo, 'id' | 'threads' | 'concurrency' | 'queues' | 'active_shards'>,
+  meter: { total: number; rate(): number },
+  startedAt: Date,
+): WorkerInfo {
+  return {
+    ...own,
+    host: os.hostname(),
+    pid: process.pid,
+    cores: os.availableParallelism(),
+    files_done: meter.total,
+    files_per_s: meter.rate(),
+    started_at: startedAt.toISOString(),
+    last_seen: new Date().toISOString(),
+  };
 }

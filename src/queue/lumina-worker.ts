@@ -2,13 +2,11 @@ import { Worker, type Processor } from 'bullmq';
 import os from 'node:os';
 import type { LuminaConfig } from '../config/config.js';
 import type { Sql } from '../db/database.js';
-import type { WorkerInfo } from '../jobs/executor.js';
+import { workerInfo, type WorkerInfo } from '../jobs/executor.js';
+import { openShardWork } from '../jobs/shard-work.js';
 import { ProgressPublisher } from '../jobs/progress-publisher.js';
-import { MetadataReader } from '../pipeline/metadata.js';
-import { findFfmpeg } from '../pipeline/video-frame.js';
 import { RateMeter } from '../runner/rate-meter.js';
 import { UserError, messageOf } from '../util/errors.js';
-import { FilePool } from '../workers/pool.js';
 import { QueueSet } from './cluster-executor.js';
 import { QUEUE_NAMES, type QueueName } from './names.js';
 import { createProcessors } from './processors.js';
@@ -38,8 +36,8 @@ export class LuminaWorker {
   readonly #registry: WorkerRegistry;
   readonly #bus: RedisEventBus;
   readonly #publisher: ProgressPublisher;
-  readonly #pool: FilePool;
-  readonly #metadata: MetadataReader;
+  readonly #ledger: RedisLedger;
+  readonly #shardWork: ReturnType<typeof openShardWork>;
   readonly #meter = new RateMeter();
   readonly #shutdown = new AbortController();
   readonly #workers: Worker[] = [];
@@ -56,9 +54,9 @@ export class LuminaWorker {
     this.#queues = new QueueSet(this.#redis, config.queuePrefix);
     this.#registry = new WorkerRegistry(this.#redis, config.queuePrefix);
     this.#bus = new RedisEventBus(this.#redis, config.redisUrl, config.queuePrefix);
-    this.#publisher = new ProgressPublisher(sql, this.#bus, new RedisLedger(this.#redis, config.queuePrefix));
-    this.#pool = new FilePool(config.workers);
-    this.#metadata = new MetadataReader(config.workers);
+    this.#ledger = new RedisLedger(this.#redis, config.queuePrefix);
+    this.#publisher = new ProgressPublisher(sql, this.#bus, this.#ledger);
+    this.#shardWork = openShardWork(sql, config);
   }
 
   start(): void {
@@ -66,18 +64,11 @@ export class LuminaWorker {
       sql: this.sql,
       config: this.config,
       queues: this.#queues,
-      ledger: new RedisLedger(this.#redis, this.config.queuePrefix),
+      ledger: this.#ledger,
       publisher: this.#publisher,
       meter: this.#meter,
       shutdown: this.#shutdown.signal,
-      work: {
-        sql: this.sql,
-        metadata: this.#metadata,
-        runTask: this.#pool.run.bind(this.#pool),
-        ffmpeg: findFfmpeg(),
-        maxPixels: this.config.maxPixels,
-        concurrency: this.config.workers * 2 + 2,
-      },
+      work: this.#shardWork.work,
     });
     const concurrencyOf: Record<QueueName, number> = { discover: 1, ingest: this.opts.concurrency, finalize: 2 };
     for (const name of this.opts.queues) {
@@ -110,20 +101,11 @@ export class LuminaWorker {
   }
 
   info(): WorkerInfo {
-    return {
-      id: this.id,
-      host: os.hostname(),
-      pid: process.pid,
-      cores: os.availableParallelism(),
-      threads: this.config.workers,
-      concurrency: this.opts.concurrency,
-      queues: this.opts.queues,
-      active_shards: this.#active,
-      files_done: this.#meter.total,
-      files_per_s: this.#meter.rate(),
-      started_at: this.#startedAt.toISOString(),
-      last_seen: new Date().toISOString(),
-    };
+    return workerInfo(
+      { id: this.id, threads: this.config.workers, concurrency: this.opts.concurrency, queues: this.opts.queues, active_shards: this.#active },
+      this.#meter,
+      this.#startedAt,
+    );
   }
 
   /** Stops taking work; running shards get `graceMs` to finish, then write what they have and go back. */
@@ -137,7 +119,7 @@ export class LuminaWorker {
       await this.#publisher.close();
       await this.#bus.close();
       await this.#queues.close();
-      await Promise.all([this.#pool.close(), this.#metadata.close()]);
+      await this.#shardWork.close();
       await this.#redis.quit().catch(() => this.#redis.disconnect());
     })();
     return this.#stopping;

@@ -6,15 +6,13 @@ import { thumbnailDir, type Catalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
 import { finishJob, markJobRunning, type Job } from '../db/jobs.js';
 import type { EventBus } from '../events/job-events.js';
-import type { JobExecutor, WorkerInfo } from '../jobs/executor.js';
+import { workerInfo, type JobExecutor, type WorkerInfo } from '../jobs/executor.js';
+import { openShardWork } from '../jobs/shard-work.js';
 import { MemoryLedger } from '../jobs/ledger.js';
 import { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type ScanParams, type ScanSummary, type ShardWork } from '../jobs/scan.js';
-import { MetadataReader } from '../pipeline/metadata.js';
-import { findFfmpeg } from '../pipeline/video-frame.js';
 import { messageOf } from '../util/errors.js';
 import { PARTIAL_DIR } from '../workers/file-task.js';
-import { FilePool } from '../workers/pool.js';
 import { RateMeter } from './rate-meter.js';
 
 /**
@@ -100,35 +98,24 @@ export class LocalRunner implements JobExecutor {
 
   /** This process as a worker, for GET /api/workers. */
   info(): WorkerInfo {
-    return {
-      id: `embedded-${os.hostname()}-${process.pid}`,
-      host: os.hostname(),
-      pid: process.pid,
-      cores: os.availableParallelism(),
-      threads: this.config.workers,
-      concurrency: 2,
-      queues: ['discover', 'ingest', 'finalize'],
-      active_shards: this.#running.size,
-      files_done: this.#meter.total,
-      files_per_s: this.#meter.rate(),
-      started_at: this.#startedAt.toISOString(),
-      last_seen: new Date().toISOString(),
-    };
+    return workerInfo(
+      {
+        id: `embedded-${os.hostname()}-${process.pid}`,
+        threads: this.config.workers,
+        concurrency: 2,
+        queues: ['discover', 'ingest', 'finalize'],
+        active_shards: this.#running.size,
+      },
+      this.#meter,
+      this.#startedAt,
+    );
   }
 
   #shardWork(): ShardWork {
     if (!this.#work) {
-      const pool = new FilePool(this.config.workers);
-      const metadata = new MetadataReader(this.config.workers);
-      this.#closers.push(() => pool.close(), () => metadata.close());
-      this.#work = {
-        sql: this.sql,
-        metadata,
-        runTask: pool.run.bind(pool),
-        ffmpeg: findFfmpeg(),
-        maxPixels: this.config.maxPixels,
-        concurrency: this.config.workers * 2 + 2,
-      };
+      const opened = openShardWork(this.sql, this.config);
+      this.#closers.push(opened.close);
+      this.#work = opened.work;
     }
     return this.#work;
   }
