@@ -15,7 +15,7 @@ function asset(p: string, over: Partial<AssetWrite> = {}): AssetWrite {
     path: p, size: 10, mtime: new Date(1_600_000_000_000), sha256: Buffer.alloc(32, 7), file_type: 'image', ext: 'jpg', mime: 'image/jpeg',
     width: 4, height: 3, orientation: 1, taken_at: new Date(0), taken_at_local: '1970-01-01T00:00:00', tz_offset_min: null,
     date_source: 'filesystem', date_confidence: 30, date_suspicious: true, date_flags: ['unix_epoch'], make: null, model: null, lens: null,
-    gps_lat: null, gps_lon: null, gps_alt: null, duration_s: null, dhash: -1n, phash: -0x7fffffffffffffffn - 1n,
+    gps_lat: null, gps_lon: null, gps_alt: null, duration_s: null, dhash: -1n, phash: -0x7fffffffffffffffn - 1n, phash_sign: 5n, fingerprint_version: 2,
     quality_score: 50, quality: { score: 50, format: 1, resolution: 0, file_size: 0, metadata: 0 }, sharpness: 1, exif: { Make: 'x\u0000y' },
     thumbnail_key: null, status: 'ok', error: null, timings: { read_hash: 1 }, seen_job: JOB_A, ...over,
   };

@@ -31,6 +31,8 @@ export interface AssetWrite {
   duration_s: number | null;
   dhash: bigint | null;
   phash: bigint | null;
+  phash_sign: bigint | null;
+  fingerprint_version: number;
   quality_score: number | null;
   quality: Quality | null;
   sharpness: number | null;
@@ -54,6 +56,7 @@ const WRITE_COLUMNS = [
   'path', 'size', 'mtime', 'sha256', 'file_type', 'ext', 'mime', 'width', 'height', 'orientation',
   'taken_at', 'taken_at_local', 'tz_offset_min', 'date_source', 'date_confidence', 'date_suspicious', 'date_flags',
   'make', 'model', 'lens', 'gps_lat', 'gps_lon', 'gps_alt', 'duration_s', 'dhash', 'phash',
+  'phash_sign', 'fingerprint_version',
   'quality_score', 'quality', 'sharpness', 'exif', 'thumbnail_key', 'status', 'error', 'timings', 'seen_job',
 ] as const satisfies readonly (keyof AssetWrite)[];
 
@@ -77,13 +80,14 @@ export interface KnownFile {
   mtime: Date;
   status: string;
   error: string | null;
+  fingerprint_version: number;
 }
 
 /** What the catalog already knows of these paths: the basis of incremental re-runs. */
 export async function knownFiles(sql: Sql, schema: string, paths: string[]): Promise<Map<string, KnownFile>> {
   if (!paths.length) return new Map();
   const rows = await sql.unsafe<KnownFile[]>(
-    `select path, size, mtime, status, error from ${table(schema, 'assets')} where path = any($1::text[])`,
+    `select path, size, mtime, status, error, fingerprint_version from ${table(schema, 'assets')} where path = any($1::text[])`,
     [paths as never],
   );
   return new Map(rows.map((r) => [r.path, r]));

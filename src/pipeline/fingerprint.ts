@@ -65,12 +65,32 @@ export function dctLowFrequencies(gray32: Uint8Array): Float64Array {
 }
 
 export function phashFromGray(gray32: Uint8Array): bigint {
+  return phashesFromGray(gray32).phash;
+}
+
+/**
+ * Bump when the hashes computed from the same pixels change, so a re-scan recomputes them.
+ * 2: the sign hash was added, and the small grays were read as one band (they had been three).
+ */
+export const FINGERPRINT_VERSION = 2;
+
+/**
+ * pHash, and its sign form from the same DCT: bit = coefficient > 0 instead of > median. Mirroring
+ * and flipping a picture negate whole rows and columns of coefficients, so on the sign form the
+ * 8 rotations and flips are exact bit operations (src/dedupe/orientations.ts); near-duplicate
+ * search uses it, and the imagehash-compatible pHash is kept for other tools.
+ */
+export function phashesFromGray(gray32: Uint8Array): { phash: bigint; phashSign: bigint } {
   const low = dctLowFrequencies(gray32);
   const sorted = Float64Array.from(low).sort();
   const median = (sorted[31]! + sorted[32]!) / 2; // numpy's median of 64 values
-  let bits = 0n;
-  for (let i = 0; i < 64; i++) bits = (bits << 1n) | (low[i]! > median ? 1n : 0n);
-  return bits;
+  let phash = 0n;
+  let phashSign = 0n;
+  for (let i = 0; i < 64; i++) {
+    phash = (phash << 1n) | (low[i]! > median ? 1n : 0n);
+    phashSign = (phashSign << 1n) | (low[i]! > 0 ? 1n : 0n);
+  }
+  return { phash, phashSign };
 }
 
 /** 16 hex digits, imagehash's string form. */

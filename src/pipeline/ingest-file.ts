@@ -4,7 +4,7 @@ import type { SharedResults } from '../workers/shared-results.js';
 import { captureDate } from './capture-date.js';
 import type { DiscoveredFile } from './discover.js';
 import { needsEmbeddedPreview } from './file-types.js';
-import { hashToInt8 } from './fingerprint.js';
+import { FINGERPRINT_VERSION, hashToInt8 } from './fingerprint.js';
 import { normalizeMetadata, tagsToJson, type MetadataReader } from './metadata.js';
 import { qualityOf } from './quality.js';
 import { extractVideoFrame } from './video-frame.js';
@@ -117,6 +117,8 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
       duration_s: meta.durationS,
       dhash: px ? hashToInt8(px.dhash) : null,
       phash: px ? hashToInt8(px.phash) : null,
+      phash_sign: px ? hashToInt8(px.phashSign) : null,
+      fingerprint_version: FINGERPRINT_VERSION,
       quality_score: error ? null : quality.score,
       quality: error ? null : quality,
       sharpness: px?.sharpness ?? null,

@@ -2,6 +2,7 @@ import { knownFiles, writeShard, type AssetWrite } from '../db/assets.js';
 import type { Sql } from '../db/database.js';
 import { SharedResults, TIMING_STAGES } from '../workers/shared-results.js';
 import type { DiscoveredFile } from './discover.js';
+import { FINGERPRINT_VERSION } from './fingerprint.js';
 import { ingestFile, isRetryable, type FileEdges } from './ingest-file.js';
 
 /**
@@ -49,7 +50,7 @@ export async function ingestShard(ctx: ShardContext, shard: Shard): Promise<Shar
   const unchanged: string[] = [];
   for (const f of shard.files) {
     const k = known.get(f.path);
-    const same = k && k.status !== 'missing' && Number(k.size) === f.size && k.mtime.getTime() === f.mtimeMs;
+    const same = k && k.status !== 'missing' && Number(k.size) === f.size && k.mtime.getTime() === f.mtimeMs && k.fingerprint_version >= FINGERPRINT_VERSION;
     if (same && (k.status === 'ok' || !isRetryable(k.error))) unchanged.push(f.path);
     else todo.push(f);
   }

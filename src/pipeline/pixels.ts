@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { messageOf } from '../util/errors.js';
-import { dhashFromGray, laplacianVariance, lumaOf, phashFromGray } from './fingerprint.js';
+import { dhashFromGray, laplacianVariance, lumaOf, phashesFromGray } from './fingerprint.js';
 
 /** Longest side of the thumbnail, and of the decode: libvips shrinks on load to about this. */
 export const THUMBNAIL_SIZE = 256;
@@ -12,6 +12,8 @@ export interface PixelAnalysis {
   orientation: number;
   dhash: bigint;
   phash: bigint;
+  /** pHash by sign instead of median: what near-duplicate search compares. */
+  phashSign: bigint;
   sharpness: number;
   thumbnail: Buffer;
   timings: { decode: number; fingerprint: number; thumbnail: number };
@@ -60,12 +62,13 @@ export async function analyzePixels(source: Buffer, maxPixels: number): Promise<
   const { width: bw, height: bh, channels } = base.info;
   const gray = lumaOf(base.data, channels, bw * bh);
   const rawGray = { raw: { width: bw, height: bh, channels: 1 as const } };
+  // libvips writes a one-band raw input back out as sRGB (three bands) unless told otherwise.
   const [g9, g32] = await Promise.all([
-    sharp(gray, rawGray).resize(9, 8, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer(),
-    sharp(gray, rawGray).resize(32, 32, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer(),
+    sharp(gray, rawGray).resize(9, 8, { fit: 'fill', kernel: 'lanczos3' }).extractChannel(0).raw().toBuffer(),
+    sharp(gray, rawGray).resize(32, 32, { fit: 'fill', kernel: 'lanczos3' }).extractChannel(0).raw().toBuffer(),
   ]);
   const dhash = dhashFromGray(g9);
-  const phash = phashFromGray(g32);
+  const { phash, phashSign } = phashesFromGray(g32);
   const sharpness = laplacianVariance(gray, bw, bh);
   const t2 = performance.now();
 
@@ -78,6 +81,7 @@ export async function analyzePixels(source: Buffer, maxPixels: number): Promise<
     orientation,
     dhash,
     phash,
+    phashSign,
     sharpness: Math.round(sharpness * 10) / 10,
     thumbnail,
     timings: { decode: t1 - t0, fingerprint: t2 - t1, thumbnail: t3 - t2 },

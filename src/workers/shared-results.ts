@@ -11,7 +11,7 @@ export const FLAG_DECODED = 2;
 export const FLAG_THUMBNAIL = 4;
 
 const SHA_BYTES = 32;
-const HASHES = 2; // dhash, phash
+const HASHES = 3; // dhash, phash, phash_sign
 const INTS = 4; // width, height, orientation, flags
 const FLOATS = 1 + TIMING_STAGES.length; // sharpness, then the timings in ms
 
@@ -55,12 +55,13 @@ export class SharedResults {
     return Buffer.from(this.sha256.slice(slot * SHA_BYTES, (slot + 1) * SHA_BYTES));
   }
 
-  setPixels(slot: number, p: { width: number; height: number; orientation: number; dhash: bigint; phash: bigint; sharpness: number }): void {
+  setPixels(slot: number, p: { width: number; height: number; orientation: number; dhash: bigint; phash: bigint; phashSign: bigint; sharpness: number }): void {
     this.ints[slot * INTS] = p.width;
     this.ints[slot * INTS + 1] = p.height;
     this.ints[slot * INTS + 2] = p.orientation;
     this.hashes[slot * HASHES] = p.dhash;
     this.hashes[slot * HASHES + 1] = p.phash;
+    this.hashes[slot * HASHES + 2] = p.phashSign;
     this.floats[slot * FLOATS] = p.sharpness;
     this.ints[slot * INTS + 3]! |= FLAG_DECODED;
   }
@@ -72,6 +73,7 @@ export class SharedResults {
       orientation: this.ints[slot * INTS + 2]!,
       dhash: this.hashes[slot * HASHES]!,
       phash: this.hashes[slot * HASHES + 1]!,
+      phashSign: this.hashes[slot * HASHES + 2]!,
       sharpness: this.floats[slot * FLOATS]!,
     };
   }

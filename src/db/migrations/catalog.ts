@@ -115,6 +115,30 @@ export const catalogMigrations: { version: number; name: string; sql: (s: string
       );
     `,
   },
+  {
+    version: 2,
+    name: 'sign hash and fingerprint version; duplicate detection state',
+    sql: (s) => `
+      alter table ${s}.assets
+        add column phash_sign int8,
+        add column fingerprint_version smallint not null default 1;
+
+      -- Candidate pairs found by the sharded search of one duplicates job, read back by its finalize.
+      create table ${s}.duplicate_candidates (
+        job_id uuid not null,
+        a bigint not null,
+        b bigint not null,
+        distance smallint not null,
+        orientation smallint not null,
+        primary key (job_id, a, b)
+      );
+
+      alter table ${s}.duplicate_groups add column last_job uuid;
+      alter table ${s}.duplicate_members add column orientation smallint;
+      create index duplicate_members_asset on ${s}.duplicate_members (asset_id);
+      create index duplicate_groups_kind on ${s}.duplicate_groups (kind, review_status);
+    `,
+  },
 ];
 
 export const CATALOG_SCHEMA_VERSION = catalogMigrations.at(-1)!.version;
