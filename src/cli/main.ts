@@ -5,6 +5,7 @@ import { UserError, messageOf } from '../util/errors.js';
 import { registerAssets } from './commands/assets.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerDupes } from './commands/dupes.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerToken } from './commands/token.js';
@@ -23,10 +24,13 @@ const program = new Command('lumina')
   .option('--shard-size <n>', 'files per unit of work (LUMINA_SHARD_SIZE; default 500)')
   .option('--redis-url <url>', 'Redis for cluster mode: queues, events, workers (REDIS_URL)')
   .option('--queue-prefix <prefix>', 'prefix of every Redis key (LUMINA_QUEUE_PREFIX; default lumina)')
+  .option('--model <dir>', 'TensorFlow.js layers model for embeddings (LUMINA_MODEL_DIR; default: the MobileNetV2 nsfwjs ships)')
+  .option('--embed-batch <n>', 'pictures per CNN batch (LUMINA_EMBED_BATCH; default 16)')
   .showHelpAfterError()
   .exitOverride();
 
 registerIngest(program);
+registerDupes(program);
 registerCatalog(program);
 registerAssets(program);
 registerMigrate(program);

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../util/errors.js';
@@ -11,6 +12,8 @@ export interface ConfigFlags {
   maxPixels?: string | number;
   shardSize?: string | number;
   queuePrefix?: string;
+  model?: string;
+  embedBatch?: string | number;
 }
 
 export type DatabaseTarget = { kind: 'embedded' } | { kind: 'postgres'; url: string };
@@ -27,6 +30,12 @@ export interface LuminaConfig {
   shardSize: number;
   /** Prefix of every Redis key Lumina writes (queues, events, worker heartbeats). */
   queuePrefix: string;
+  /** A TensorFlow.js layers model directory for embeddings; null: the MobileNetV2 nsfwjs ships. */
+  modelDir: string | null;
+  /** Pictures per CNN batch. */
+  embedBatch: number;
+  /** Force one TensorFlow.js backend (tensorflow-gpu, tensorflow, wasm, cpu); null: the best that starts. */
+  embedBackend: 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -43,7 +52,24 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
     maxPixels: positiveInt('--max-pixels / LUMINA_MAX_PIXELS', flags.maxPixels ?? env.LUMINA_MAX_PIXELS, DEFAULT_MAX_PIXELS),
     shardSize: positiveInt('--shard-size / LUMINA_SHARD_SIZE', flags.shardSize ?? env.LUMINA_SHARD_SIZE, DEFAULT_SHARD_SIZE),
     queuePrefix: resolvePrefix(flags.queuePrefix ?? env.LUMINA_QUEUE_PREFIX),
+    modelDir: resolveModelDir(flags.model ?? env.LUMINA_MODEL_DIR),
+    embedBatch: positiveInt('--embed-batch / LUMINA_EMBED_BATCH', flags.embedBatch ?? env.LUMINA_EMBED_BATCH, 16),
+    embedBackend: resolveBackend(env.LUMINA_EMBED_BACKEND),
   };
+}
+
+function resolveModelDir(dir: string | undefined): string | null {
+  if (!dir) return null;
+  const full = path.resolve(dir);
+  if (!fs.existsSync(path.join(full, 'model.json'))) throw new UserError(`--model / LUMINA_MODEL_DIR: ${full} has no model.json (a TensorFlow.js layers model is expected)`);
+  return full;
+}
+
+const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+function resolveBackend(name: string | undefined): LuminaConfig['embedBackend'] {
+  if (!name) return null;
+  if (!(BACKENDS as readonly string[]).includes(name)) throw new UserError(`LUMINA_EMBED_BACKEND must be one of ${BACKENDS.join(', ')}`);
+  return name as LuminaConfig['embedBackend'];
 }
 
 function resolveDataDir(given: string | undefined, env: Env): string {

@@ -62,7 +62,7 @@ const WRITE_COLUMNS = [
 
 const JSON_COLUMNS = new Set<string>(['quality', 'exif', 'timings']);
 
-const table = (schema: string, name: string) => `${quoteSchema(schema)}.${name}`;
+export const table = (schema: string, name: string) => `${quoteSchema(schema)}.${name}`;
 /** Checked before postgres.js quotes it as an identifier. */
 const schemaName = (schema: string) => (quoteSchema(schema), schema);
 

@@ -112,6 +112,28 @@ export async function deleteCatalog(sql: Sql, catalog: Catalog, dataDir: string)
     await tx`delete from public.catalogs where id = ${catalog.id}`;
   });
   await fs.rm(thumbnailDir(dataDir, catalog.id), { recursive: true, force: true });
+  await fs.rm(embedInputDir(dataDir, catalog.id), { recursive: true, force: true });
+}
+
+/**
+ * Where ingest leaves each picture's CNN input (224×224 RGB, cut from the pixels it decoded
+ * anyway) for the embed stage, which removes each once embedded. Null when the catalog's
+ * settings turn embeddings off.
+ */
+export function embedInputDir(dataDir: string, catalogId: string): string {
+  return path.join(dataDir, 'embed-input', catalogId);
+}
+
+export interface OutputDirs {
+  thumbnails: string;
+  embedInputs: string | null;
+}
+
+export function outputDirs(dataDir: string, catalog: Catalog): OutputDirs {
+  return {
+    thumbnails: thumbnailDir(dataDir, catalog.id),
+    embedInputs: catalog.settings.embeddings === 'off' ? null : embedInputDir(dataDir, catalog.id),
+  };
 }
 
 export function thumbnailDir(dataDir: string, catalogId: string): string {

@@ -3,7 +3,7 @@ import type { Sql } from './database.js';
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export type FinalStatus = Exclude<JobStatus, 'queued' | 'running'>;
-export const JOB_TYPES = ['scan'] as const;
+export const JOB_TYPES = ['scan', 'duplicates'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
 export interface JobProgress {

@@ -55,3 +55,9 @@ export function orientBigint(hash: bigint, o: number): bigint {
   const [h, l] = orient(Number(v >> 32n), Number(v & 0xffffffffn), o);
   return (BigInt(h) << 32n) | BigInt(l);
 }
+
+/** The 7 non-identity orientations as turned queries at `radius` (none when negative). */
+export function turnedQueries(radius: number): { orientation: number; radius: number; turn: (hi: number, lo: number) => [number, number] }[] {
+  if (radius < 0) return [];
+  return [1, 2, 3, 4, 5, 6, 7].map((o) => ({ orientation: o, radius, turn: (hi: number, lo: number) => orient(hi, lo, o) }));
+}

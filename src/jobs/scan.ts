@@ -1,5 +1,5 @@
 import { markMissing } from '../db/assets.js';
-import type { Catalog } from '../db/catalogs.js';
+import type { Catalog, OutputDirs } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
 import { finishJob, type Job, type JobProgress } from '../db/jobs.js';
 import { discover, type DiscoveredFile, type DiscoveryProblem } from '../pipeline/discover.js';
@@ -41,7 +41,7 @@ export async function planScan(roots: string[], shardSize: number, onFound?: (n:
   };
 }
 
-export type ShardWork = Omit<ShardContext, 'onFileDone' | 'thumbnailDir'>;
+export type ShardWork = Omit<ShardContext, 'onFileDone' | 'thumbnailDir' | 'embedInputDir'>;
 
 /** Step 2: one shard, its progress reported per file through the publisher. */
 export async function runScanShard(
@@ -49,7 +49,7 @@ export async function runScanShard(
   publisher: ProgressPublisher,
   job: Pick<Job, 'id' | 'catalog_id' | 'type'>,
   catalog: Catalog,
-  thumbnailDir: string,
+  dirs: OutputDirs,
   shard: { index: number; files: DiscoveredFile[] },
 ): Promise<ShardOutcome> {
   let done = 0;
@@ -57,7 +57,8 @@ export async function runScanShard(
   return ingestShard(
     {
       ...work,
-      thumbnailDir,
+      thumbnailDir: dirs.thumbnails,
+      embedInputDir: dirs.embedInputs,
       onFileDone: (status) => {
         done++;
         if (status === 'error') failed++;

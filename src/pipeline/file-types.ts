@@ -26,3 +26,7 @@ export function fileTypeOf(file: string): FileType | null {
 export function needsEmbeddedPreview(ext: string, type: FileType): boolean {
   return type === 'raw' || ext === 'heic' || ext === 'heif';
 }
+
+export function isRawExt(ext: string): boolean {
+  return byExtension.get(ext.toLowerCase()) === 'raw';
+}

@@ -15,6 +15,8 @@ export interface FileEdges {
   runTask(task: FileTask): Promise<FileTaskResult>;
   ffmpeg: string | null;
   thumbnailDir: string;
+  /** Where to leave the CNN input for the embed stage; null: none. */
+  embedInputDir: string | null;
   maxPixels: number;
   jobId: string;
 }
@@ -36,6 +38,7 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
     type: file.type,
     decodeFile: file.type === 'image' && file.size > 0,
     thumbnailDir: edges.thumbnailDir,
+    embedInputDir: edges.embedInputDir,
     maxPixels: edges.maxPixels,
   };
 

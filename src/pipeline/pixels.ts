@@ -4,6 +4,8 @@ import { dhashFromGray, laplacianVariance, lumaOf, phashesFromGray } from './fin
 
 /** Longest side of the thumbnail, and of the decode: libvips shrinks on load to about this. */
 export const THUMBNAIL_SIZE = 256;
+/** Side of the square CNN input (MobileNetV2's). */
+export const EMBED_SIZE = 224;
 
 export interface PixelAnalysis {
   /** As displayed (EXIF orientation applied). */
@@ -16,6 +18,8 @@ export interface PixelAnalysis {
   phashSign: bigint;
   sharpness: number;
   thumbnail: Buffer;
+  /** EMBED_SIZE² RGB bytes for the CNN, when asked for. */
+  embedInput?: Buffer;
   timings: { decode: number; fingerprint: number; thumbnail: number };
 }
 
@@ -25,7 +29,7 @@ export class PixelError extends Error {}
  * Decodes an image once, shrunk on load to thumbnail size with the EXIF orientation applied, and
  * derives from those pixels the perceptual hashes, a sharpness measure and the WebP thumbnail.
  */
-export async function analyzePixels(source: Buffer, maxPixels: number): Promise<PixelAnalysis> {
+export async function analyzePixels(source: Buffer, maxPixels: number, opts2: { embedInput?: boolean } = {}): Promise<PixelAnalysis> {
   if (source.length === 0) throw new PixelError('empty file (0 bytes)');
   const t0 = performance.now();
   const opts = { limitInputPixels: maxPixels, failOn: 'truncated' as const, sequentialRead: true };
@@ -72,7 +76,12 @@ export async function analyzePixels(source: Buffer, maxPixels: number): Promise<
   const sharpness = laplacianVariance(gray, bw, bh);
   const t2 = performance.now();
 
-  const thumbnail = await sharp(base.data, { raw: { width: bw, height: bh, channels } }).webp({ quality: 75, effort: 2 }).toBuffer();
+  const rawBase = { raw: { width: bw, height: bh, channels } };
+  const thumbnail = await sharp(base.data, rawBase).webp({ quality: 75, effort: 2 }).toBuffer();
+  // The CNN's input, from the pixels already decoded: the embed stage never opens the file.
+  const embedInput = opts2.embedInput
+    ? await sharp(base.data, rawBase).removeAlpha().toColourspace('srgb').resize(EMBED_SIZE, EMBED_SIZE, { fit: 'fill' }).raw().toBuffer()
+    : undefined;
   const t3 = performance.now();
 
   return {
@@ -84,6 +93,7 @@ export async function analyzePixels(source: Buffer, maxPixels: number): Promise<
     phashSign,
     sharpness: Math.round(sharpness * 10) / 10,
     thumbnail,
+    embedInput,
     timings: { decode: t1 - t0, fingerprint: t2 - t1, thumbnail: t3 - t2 },
   };
 }

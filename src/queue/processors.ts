@@ -1,7 +1,7 @@
 import type { Job as BullJob } from 'bullmq';
 import { WaitingError } from 'bullmq';
 import type { LuminaConfig } from '../config/config.js';
-import { findCatalog, thumbnailDir, type Catalog } from '../db/catalogs.js';
+import { findCatalog, outputDirs, type Catalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
 import { getJob, isFinal, markJobRunning } from '../db/jobs.js';
 import type { JobLedger } from '../jobs/ledger.js';
@@ -86,7 +86,7 @@ export function createProcessors(deps: ProcessorDeps) {
     }, 1000);
     try {
       const job = { id: job_id, catalog_id, type: 'scan' };
-      const out = await runScanShard({ ...deps.work, signal: abort.signal }, publisher, job, catalog, thumbnailDir(config.dataDir, catalog.id), {
+      const out = await runScanShard({ ...deps.work, signal: abort.signal }, publisher, job, catalog, outputDirs(config.dataDir, catalog), {
         index: shard,
         files,
       });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LuminaConfig } from '../config/config.js';
-import { thumbnailDir, type Catalog } from '../db/catalogs.js';
+import { outputDirs, type Catalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
 import { finishJob, markJobRunning, type Job } from '../db/jobs.js';
 import type { EventBus } from '../events/job-events.js';
@@ -14,6 +14,10 @@ import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type Sca
 import { messageOf } from '../util/errors.js';
 import { PARTIAL_DIR } from '../workers/file-task.js';
 import { RateMeter } from './rate-meter.js';
+import { buildIndex } from '../dedupe/hamming-index.js';
+import { JoinPool } from '../dedupe/join-pool.js';
+import { EmbedService } from '../embed/embed-service.js';
+import { finalizeDuplicates, loadForDuplicates, pairsOf, searchInput, type DuplicatesParams, type DuplicatesSummary } from '../jobs/duplicates.js';
 
 /**
  * The embedded default: jobs run one after another in this process, on its thread pool, through
@@ -29,6 +33,8 @@ export class LocalRunner implements JobExecutor {
   readonly #startedAt = new Date();
   #chain: Promise<unknown> = Promise.resolve();
   #work: ShardWork | null = null;
+  #joinPool: JoinPool | null = null;
+  #embedder: EmbedService | null = null;
   #closers: (() => Promise<void>)[] = [];
 
   constructor(
@@ -40,9 +46,8 @@ export class LocalRunner implements JobExecutor {
   }
 
   async submit(job: Job, catalog: Catalog): Promise<void> {
-    this.#chain = this.#chain.then(() =>
-      this.runScan(job, catalog).catch((err) => process.stderr.write(`lumina: job ${job.id} failed: ${messageOf(err)}\n`)),
-    );
+    const run: () => Promise<unknown> = job.type === 'duplicates' ? () => this.runDuplicates(job, catalog) : () => this.runScan(job, catalog);
+    this.#chain = this.#chain.then(() => run().catch((err) => process.stderr.write(`lumina: job ${job.id} failed: ${messageOf(err)}\n`)));
   }
 
   async cancel(jobId: string): Promise<void> {
@@ -50,42 +55,16 @@ export class LocalRunner implements JobExecutor {
     this.#running.get(jobId)?.abort();
   }
 
-  /** Runs one scan to its end; null when it was cancelled. Throws (after recording it) when it fails. */
-  async runScan(job: Job, catalog: Catalog): Promise<ScanSummary | null> {
+  /**
+   * Runs one job's body with what every job needs around it: the running mark, cancellation, and
+   * a failure recorded on the job. Null when it was cancelled; throws (after recording) on failure.
+   */
+  async #runJob<T>(job: Job, body: (abort: AbortSignal) => Promise<T | null>): Promise<T | null> {
     const abort = new AbortController();
     this.#running.set(job.id, abort);
     try {
       if (!(await markJobRunning(this.sql, job.id)) || (await this.#ledger.isCancelled(job.id))) return null;
-      const params = job.params as unknown as ScanParams;
-      const thumbs = thumbnailDir(this.config.dataDir, catalog.id);
-      // Jobs run one at a time here, so no other writer uses this folder's leftovers.
-      fs.rmSync(path.join(thumbs, PARTIAL_DIR), { recursive: true, force: true });
-
-      const plan = await planScan(params.directories, params.shard_size ?? this.config.shardSize, this.#publisher.discovering(job));
-      await this.#ledger.begin(job.id, plan.files);
-      await this.#publisher.publish(job, { done: 0, total: plan.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' });
-
-      const work = { ...this.#shardWork(), signal: abort.signal };
-      const totals = emptyTotals();
-      // Two shards in flight: one keeps the pool busy while the other finishes and writes.
-      let next = 0;
-      const lane = async () => {
-        while (next < plan.shards.length && !abort.signal.aborted) {
-          const index = next++;
-          const out = await runScanShard(work, this.#publisher, job, catalog, thumbs, { index, files: plan.shards[index]! });
-          this.#meter.add(out.added + out.updated + out.unchanged + out.errors);
-          addOutcome(totals, out);
-        }
-      };
-      await Promise.all([lane(), lane()]);
-      await this.#publisher.flush();
-      if (abort.signal.aborted) return null;
-
-      await this.#publisher.publish(job, { done: plan.files, total: plan.files, failed: totals.errors, rate: 0, eta_s: 0, stage: 'finalize' }, false);
-      const { shards: _s, ...rest } = plan;
-      const { summary, job: finished } = await finalizeScan(this.sql, { catalog, job, plan: rest, totals, failedShards: [] });
-      if (finished) this.#publisher.announce(finished);
-      return summary;
+      return await body(abort.signal);
     } catch (err) {
       const failed = await finishJob(this.sql, job.id, 'failed', { error: messageOf(err) }).catch(() => null);
       if (failed) this.#publisher.announce(failed);
@@ -94,6 +73,85 @@ export class LocalRunner implements JobExecutor {
       this.#running.delete(job.id);
       await this.#ledger.forget(job.id);
     }
+  }
+
+  /** Runs one scan to its end; null when it was cancelled. Throws (after recording it) when it fails. */
+  runScan(job: Job, catalog: Catalog): Promise<ScanSummary | null> {
+    return this.#runJob(job, async (signal) => {
+      const params = job.params as unknown as ScanParams;
+      const dirs = outputDirs(this.config.dataDir, catalog);
+      const thumbs = dirs.thumbnails;
+      // Jobs run one at a time here, so no other writer uses this folder's leftovers.
+      fs.rmSync(path.join(thumbs, PARTIAL_DIR), { recursive: true, force: true });
+
+      const plan = await planScan(params.directories, params.shard_size ?? this.config.shardSize, this.#publisher.discovering(job));
+      await this.#ledger.begin(job.id, plan.files);
+      await this.#publisher.publish(job, { done: 0, total: plan.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' });
+
+      const work = { ...this.#shardWork(), signal };
+      const totals = emptyTotals();
+      // Two shards in flight: one keeps the pool busy while the other finishes and writes.
+      let next = 0;
+      const lane = async () => {
+        while (next < plan.shards.length && !signal.aborted) {
+          const index = next++;
+          const out = await runScanShard(work, this.#publisher, job, catalog, dirs, { index, files: plan.shards[index]! });
+          this.#meter.add(out.added + out.updated + out.unchanged + out.errors);
+          addOutcome(totals, out);
+        }
+      };
+      await Promise.all([lane(), lane()]);
+      await this.#publisher.flush();
+      if (signal.aborted) return null;
+
+      await this.#publisher.publish(job, { done: plan.files, total: plan.files, failed: totals.errors, rate: 0, eta_s: 0, stage: 'finalize' }, false);
+      const { shards: _s, ...rest } = plan;
+      const { summary, job: finished } = await finalizeScan(this.sql, { catalog, job, plan: rest, totals, failedShards: [] });
+      if (finished) this.#publisher.announce(finished);
+      return summary;
+    });
+  }
+
+  /** Runs one duplicates job: embeddings, the threaded self-join over shared hash arrays, groups. */
+  runDuplicates(job: Job, catalog: Catalog): Promise<DuplicatesSummary | null> {
+    return this.#runJob(job, async (signal) => {
+      const params = job.params as unknown as DuplicatesParams;
+      const stage = (name: string, done = 0, total = 0) =>
+        this.#publisher.publish(job, { done, total, failed: 0, rate: 0, eta_s: null, stage: name }, name !== 'search');
+      if (params.embeddings !== 'off') {
+        await stage('embed');
+        await this.embedder().embedPending(catalog, signal, (done, total) => void stage('embed', done, total));
+      }
+      await stage('load');
+      const assets = await loadForDuplicates(this.sql, catalog);
+      const input = searchInput(assets);
+      const n = input.reps.length;
+      await stage('search', 0, n);
+      const list = await this.#joins().join(buildIndex(input.hashes), { radius: params.threshold, turnedRadius: params.turned_threshold }, undefined, (done, total) =>
+        void stage('search', Math.round((n * done) / total), n),
+      );
+      if (signal.aborted) return null;
+      await stage('group', n, n);
+      const { summary, job: finished } = await finalizeDuplicates(this.sql, { catalog, job, params, assets, searched: n, pairs: pairsOf(list, input.reps) });
+      if (finished) this.#publisher.announce(finished);
+      return summary;
+    });
+  }
+
+  #joins(): JoinPool {
+    if (!this.#joinPool) {
+      const pool = (this.#joinPool = new JoinPool(this.config.workers));
+      this.#closers.push(() => pool.close());
+    }
+    return this.#joinPool;
+  }
+
+  embedder(): EmbedService {
+    if (!this.#embedder) {
+      const embedder = (this.#embedder = new EmbedService(this.sql, this.config));
+      this.#closers.push(() => embedder.close());
+    }
+    return this.#embedder;
   }
 
   /** This process as a worker, for GET /api/workers. */
@@ -127,5 +185,7 @@ export class LocalRunner implements JobExecutor {
     await Promise.all(this.#closers.map((c) => c()));
     this.#closers = [];
     this.#work = null;
+    this.#joinPool = null;
+    this.#embedder = null;
   }
 }

@@ -37,7 +37,7 @@ export default async function processFile(task: FileTask): Promise<FileTaskResul
   const source = task.pixels ? Buffer.from(task.pixels.buffer, task.pixels.byteOffset, task.pixels.byteLength) : bytes;
   if (!source) return {};
   try {
-    const px = await analyzePixels(source, task.maxPixels);
+    const px = await analyzePixels(source, task.maxPixels, { embedInput: task.embedInputDir !== null });
     results.setPixels(task.slot, px);
     results.addTiming(task.slot, 'decode', px.timings.decode);
     results.addTiming(task.slot, 'fingerprint', px.timings.fingerprint);
@@ -45,6 +45,7 @@ export default async function processFile(task: FileTask): Promise<FileTaskResul
     const thumbnailKey = await writeThumbnail(task.thumbnailDir, results.sha256Of(task.slot)!.toString('hex'), px.thumbnail);
     results.addTiming(task.slot, 'thumbnail', px.timings.thumbnail + performance.now() - t);
     results.markThumbnail(task.slot);
+    if (px.embedInput && task.embedInputDir) await writeKeyed(task.embedInputDir, results.sha256Of(task.slot)!.toString('hex'), 'rgb', px.embedInput);
     return { thumbnailKey };
   } catch (err) {
     return { pixelError: err instanceof PixelError ? err.message : `cannot decode image: ${messageOf(err)}` };
@@ -58,8 +59,13 @@ async function hashStream(file: string): Promise<Buffer> {
 }
 
 /** Thumbnails are keyed by content, so copies share one; written whole or not at all. */
-async function writeThumbnail(dir: string, shaHex: string, webp: Buffer): Promise<string> {
-  const key = `${shaHex.slice(0, 2)}/${shaHex}.webp`;
+function writeThumbnail(dir: string, shaHex: string, webp: Buffer): Promise<string> {
+  return writeKeyed(dir, shaHex, 'webp', webp);
+}
+
+/** A file keyed by content (copies share one), written whole or not at all; returns its key. */
+async function writeKeyed(dir: string, shaHex: string, ext: string, bytes: Buffer): Promise<string> {
+  const key = `${shaHex.slice(0, 2)}/${shaHex}.${ext}`;
   const target = path.join(dir, key);
   try {
     await fs.access(target);
@@ -72,7 +78,7 @@ async function writeThumbnail(dir: string, shaHex: string, webp: Buffer): Promis
   const partial = path.join(dir, PARTIAL_DIR);
   await fs.mkdir(partial, { recursive: true });
   const tmp = path.join(partial, `${shaHex}.${process.pid}.${Math.random().toString(36).slice(2)}`);
-  await fs.writeFile(tmp, webp);
+  await fs.writeFile(tmp, bytes);
   await fs.rename(tmp, target);
   return key;
 }

@@ -1,0 +1,95 @@
+import type { Command } from 'commander';
+import { getCatalog } from '../../db/catalogs.js';
+import { getGroup, listGroups, resolveGroup } from '../../db/duplicates.js';
+import { runDupes } from '../../runner/duplicates-runner.js';
+import { UserError } from '../../util/errors.js';
+import { groupView } from '../../views/duplicates.js';
+import { printJson, withDatabase, type GlobalOptions } from '../context.js';
+import { progressBar } from '../progress-bar.js';
+
+const int = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new UserError(`${name} must be a whole number`);
+  return Number(v);
+};
+
+export function registerDupes(program: Command): void {
+  program
+    .command('dupes')
+    .description('find exact and near duplicates, bursts and format pairs in a catalog (nothing is deleted)')
+    .requiredOption('--catalog <name>', 'catalog name or id')
+    .option('--threshold <n>', 'largest pHash distance (of 64 bits) for near duplicates (default 10)', int('--threshold'))
+    .option('--similarity <x>', 'smallest CNN cosine similarity that confirms a near duplicate (default 0.7)')
+    .option('--embeddings <mode>', 'auto (use them where they can be made), on (require them), off', 'auto')
+    .option('--status <status>', 'list only groups in this review status (open, resolved, dismissed)')
+    .action(async (opts: { catalog: string; threshold?: number; similarity?: string; embeddings: string; status?: string }, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<GlobalOptions>();
+      if (!['auto', 'on', 'off'].includes(opts.embeddings)) throw new UserError('--embeddings must be auto, on or off');
+      if (opts.threshold !== undefined && opts.threshold > 32) throw new UserError('--threshold above 32 would call unrelated pictures duplicates');
+      const similarity = opts.similarity === undefined ? undefined : Number(opts.similarity);
+      if (similarity !== undefined && !(similarity >= -1 && similarity <= 1)) throw new UserError('--similarity must be between -1 and 1');
+      await withDatabase(flags, async (db, config) => {
+        const bar = progressBar();
+        let summary;
+        try {
+          summary = await runDupes(db.sql, config, {
+            catalog: opts.catalog,
+            params: { threshold: opts.threshold, similarity, embeddings: opts.embeddings as 'auto' | 'on' | 'off' },
+            onProgress: bar.update,
+          });
+        } finally {
+          bar.stop();
+        }
+        const catalog = await getCatalog(db.sql, opts.catalog);
+        const groups = [];
+        for (let after = 0; ; ) {
+          const page = await listGroups(db.sql, catalog.schema_name, { afterId: after, limit: 1000, status: opts.status as never });
+          groups.push(...page.map(groupView));
+          if (page.length < 1000) break;
+          after = page.at(-1)!.id;
+        }
+        if (flags.json) printJson({ groups, summary });
+        else {
+          for (const g of groups) {
+            process.stdout.write(`#${g.id} ${g.kind} [${g.review_status}] keep ${g.keeper}\n    ${g.reason}\n`);
+            for (const m of g.members) if (m.path !== g.keeper) process.stdout.write(`    ${m.path}${m.distance !== null ? `  (distance ${m.distance}${m.similarity !== null ? `, similarity ${m.similarity}` : ''}${m.orientation && m.orientation !== 'identity' ? `, ${m.orientation}` : ''})` : ''}\n`);
+          }
+          const k = summary.groups;
+          process.stderr.write(
+            `${summary.catalog.name}: ${summary.assets} assets in ${summary.duration_s.toFixed(1)} s: ${k.exact} exact, ${k.near} near, ` +
+              `${k.burst} burst, ${k.format_pair} format-pair groups (${summary.confirmed_pairs} of ${summary.candidate_pairs} candidate pairs confirmed; ${summary.embeddings_used} embeddings)\n`,
+          );
+        }
+      });
+    });
+
+  program
+    .command('review')
+    .description('record a decision on a duplicate group: keep some copies, or not duplicates, or reopen (reversible; nothing is deleted)')
+    .argument('<group>', 'group id', int('group'))
+    .requiredOption('--catalog <name>', 'catalog name or id')
+    .option('--keep <path...>', 'resolve the group keeping these copies (the others are marked for removal); default: the keeper')
+    .option('--dismiss', 'not duplicates: detection will not reopen it unless new copies appear')
+    .option('--reopen', 'undo a decision')
+    .action(async (groupId: number, opts: { catalog: string; keep?: string[]; dismiss?: boolean; reopen?: boolean }, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<GlobalOptions>();
+      if (Number(Boolean(opts.dismiss)) + Number(Boolean(opts.reopen)) + Number(Boolean(opts.keep)) > 1) throw new UserError('give one of --keep, --dismiss, --reopen');
+      await withDatabase(flags, async (db) => {
+        const catalog = await getCatalog(db.sql, opts.catalog);
+        const group = await getGroup(db.sql, catalog.schema_name, groupId);
+        if (!group) throw new UserError(`catalog "${catalog.name}" has no duplicate group ${groupId}`, 'not_found');
+        let keep: number[] | undefined;
+        if (opts.keep) {
+          keep = opts.keep.map((p) => {
+            const m = group.members.find((x) => x.path === p || String(x.asset_id) === p);
+            if (!m) throw new UserError(`${p} is not a member of group ${groupId}`);
+            return m.asset_id;
+          });
+        }
+        const status = opts.dismiss ? 'dismissed' : opts.reopen ? 'open' : 'resolved';
+        const after = await resolveGroup(db.sql, catalog.schema_name, groupId, { status, keep, actor: 'cli' });
+        if (flags.json) printJson(groupView(after!));
+        else process.stderr.write(`group ${groupId}: ${status}\n`);
+      });
+    });
+}
+

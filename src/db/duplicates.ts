@@ -1,0 +1,201 @@
+import type { ComputedGroup, DedupeAsset, GroupKind, NearPair } from '../dedupe/groups.js';
+import type { ReviewAction, StoredGroup } from '../dedupe/review.js';
+import { table } from './assets.js';
+import type { Sql } from './database.js';
+
+/** What duplicate detection reads of every usable asset, in id order. */
+export async function loadDedupeAssets(sql: Sql, schema: string): Promise<DedupeAsset[]> {
+  const rows = await sql.unsafe<
+    {
+      id: bigint; path: string; sha256: Buffer | null; phash_sign: bigint | null; quality_score: number | null; width: number | null;
+      height: number | null; size: bigint; sharpness: number | null; make: string | null; model: string | null; taken_at: Date | null;
+      date_confidence: number | null; ext: string;
+    }[]
+  >(
+    `select id, path, sha256, phash_sign, quality_score, width, height, size, sharpness, make, model, taken_at, date_confidence, ext
+     from ${table(schema, 'assets')} where status = 'ok' order by id`,
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    path: r.path,
+    sha256: r.sha256 ? r.sha256.toString('hex') : null,
+    hash: r.phash_sign,
+    quality: r.quality_score,
+    width: r.width,
+    height: r.height,
+    size: Number(r.size),
+    sharpness: r.sharpness,
+    make: r.make,
+    model: r.model,
+    takenAt: r.taken_at,
+    dateConfidence: r.date_confidence,
+    ext: r.ext,
+  }));
+}
+
+export async function storedGroups(sql: Sql, schema: string): Promise<StoredGroup[]> {
+  const rows = await sql.unsafe<{ id: bigint; kind: GroupKind; review_status: StoredGroup['reviewStatus']; members: bigint[] }[]>(
+    `select g.id, g.kind, g.review_status, array_agg(m.asset_id order by m.asset_id) as members
+     from ${table(schema, 'duplicate_groups')} g join ${table(schema, 'duplicate_members')} m on m.group_id = g.id
+     group by g.id`,
+  );
+  return rows.map((r) => ({ id: Number(r.id), kind: r.kind, reviewStatus: r.review_status, members: r.members.map(Number) }));
+}
+
+async function insertMembers(tx: Sql, schema: string, groupId: number, g: ComputedGroup, only?: Set<number>): Promise<void> {
+  const members = g.members.filter((m) => !only || only.has(m.assetId));
+  for (let i = 0; i < members.length; i += 5000) {
+    const part = members.slice(i, i + 5000);
+    await tx.unsafe(
+      `insert into ${table(schema, 'duplicate_members')} (group_id, asset_id, distance, similarity, orientation)
+       select $1, * from unnest($2::int8[], $3::int[], $4::real[], $5::int2[])
+       on conflict (group_id, asset_id) do update set distance = excluded.distance, similarity = excluded.similarity, orientation = excluded.orientation`,
+      [groupId, part.map((m) => m.assetId), part.map((m) => m.distance), part.map((m) => m.similarity), part.map((m) => m.orientation)] as never[],
+    );
+  }
+}
+
+/** Applies one detection run's review actions in one transaction. */
+export async function applyReviewActions(sql: Sql, schema: string, jobId: string, actions: ReviewAction[]): Promise<void> {
+  const groups = table(schema, 'duplicate_groups');
+  const members = table(schema, 'duplicate_members');
+  await sql.begin(async (tx) => {
+    const deletes = actions.filter((a) => a.type === 'delete').map((a) => a.id);
+    if (deletes.length) await tx.unsafe(`delete from ${groups} where id = any($1::int8[])`, [deletes as never]);
+    for (const a of actions) {
+      if (a.type === 'insert') {
+        const [row] = await tx.unsafe<{ id: bigint }[]>(
+          `insert into ${groups} (kind, keeper_asset_id, reason, last_job) values ($1, $2, $3, $4) returning id`,
+          [a.group.kind, a.group.keeperId, a.group.reason, jobId],
+        );
+        await insertMembers(tx as unknown as Sql, schema, Number(row!.id), a.group);
+      } else if (a.type === 'update') {
+        await tx.unsafe(`update ${groups} set keeper_asset_id = $2, reason = $3, last_job = $4, updated_at = now() where id = $1`, [a.id, a.group.keeperId, a.group.reason, jobId]);
+        await tx.unsafe(`delete from ${members} where group_id = $1 and asset_id <> all($2::int8[])`, [a.id, a.group.members.map((m) => m.assetId) as never]);
+        await insertMembers(tx as unknown as Sql, schema, a.id, a.group);
+      } else if (a.type === 'add_members') {
+        await tx.unsafe(`update ${groups} set review_status = 'open', last_job = $2, updated_at = now() where id = $1`, [a.id, jobId]);
+        await insertMembers(tx as unknown as Sql, schema, a.id, a.group, new Set(a.added));
+      } else if (a.type === 'keep') {
+        await tx.unsafe(`update ${groups} set last_job = $2 where id = $1`, [a.id, jobId]);
+      }
+    }
+  });
+}
+
+export interface GroupFilter {
+  kind?: GroupKind;
+  status?: 'open' | 'resolved' | 'dismissed';
+  afterId?: number;
+  limit: number;
+}
+
+export interface GroupRow {
+  id: number;
+  kind: GroupKind;
+  keeper_asset_id: number | null;
+  keeper_path: string | null;
+  reason: string | null;
+  review_status: 'open' | 'resolved' | 'dismissed';
+  created_at: Date;
+  updated_at: Date;
+  members: { asset_id: number; path: string; distance: number | null; similarity: number | null; orientation: number | null; decision: string | null; quality_score: number | null; width: number | null; height: number | null; size: number; thumbnail_key: string | null }[];
+}
+
+/** One page of groups in id order, with their members; every value is a bound parameter. */
+export async function listGroups(sql: Sql, schema: string, f: GroupFilter): Promise<GroupRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const bind = (v: unknown) => (params.push(v), `$${params.length}`);
+  if (f.kind) where.push(`g.kind = ${bind(f.kind)}`);
+  if (f.status) where.push(`g.review_status = ${bind(f.status)}`);
+  if (f.afterId !== undefined) where.push(`g.id > ${bind(f.afterId)}`);
+  const rows = await sql.unsafe<(Omit<GroupRow, 'id' | 'keeper_asset_id' | 'members'> & { id: bigint; keeper_asset_id: bigint | null; members: GroupRow['members'] })[]>(
+    `select g.id, g.kind, g.keeper_asset_id, k.path as keeper_path, g.reason, g.review_status, g.created_at, g.updated_at,
+       (select json_agg(json_build_object('asset_id', m.asset_id, 'path', a.path, 'distance', m.distance, 'similarity', m.similarity,
+          'orientation', m.orientation, 'decision', m.decision, 'quality_score', a.quality_score, 'width', a.width, 'height', a.height,
+          'size', a.size, 'thumbnail_key', a.thumbnail_key)
+          order by (m.asset_id = g.keeper_asset_id) desc, m.distance nulls last, a.path)
+        from ${table(schema, 'duplicate_members')} m join ${table(schema, 'assets')} a on a.id = m.asset_id where m.group_id = g.id) as members
+     from ${table(schema, 'duplicate_groups')} g left join ${table(schema, 'assets')} k on k.id = g.keeper_asset_id
+     ${where.length ? 'where ' + where.join(' and ') : ''} order by g.id limit ${bind(f.limit)}`,
+    params as never[],
+  );
+  return rows.map((r) => ({ ...r, id: Number(r.id), keeper_asset_id: r.keeper_asset_id === null ? null : Number(r.keeper_asset_id), members: r.members ?? [] }));
+}
+
+export async function getGroup(sql: Sql, schema: string, id: number): Promise<GroupRow | null> {
+  const rows = await listGroups(sql, schema, { afterId: id - 1, limit: 1 });
+  return rows[0]?.id === id ? rows[0] : null;
+}
+
+export async function countGroups(sql: Sql, schema: string): Promise<Record<string, Record<string, number>>> {
+  const rows = await sql.unsafe<{ kind: string; review_status: string; n: number }[]>(
+    `select kind, review_status, count(*)::int as n from ${table(schema, 'duplicate_groups')} group by kind, review_status`,
+  );
+  const out: Record<string, Record<string, number>> = {};
+  for (const r of rows) (out[r.kind] ??= {})[r.review_status] = r.n;
+  return out;
+}
+
+export interface Resolution {
+  status: 'resolved' | 'dismissed' | 'open';
+  /** Asset ids to keep (resolved only); the others are marked 'remove'. Default: the keeper. */
+  keep?: number[];
+  actor: string;
+}
+
+/**
+ * Records the user's decision on a group: which copies to keep and which are marked for removal,
+ * or "not duplicates", or back to open. Nothing is deleted, and the previous state goes to the
+ * audit log, so every decision can be undone.
+ */
+export async function resolveGroup(sql: Sql, schema: string, id: number, r: Resolution): Promise<GroupRow | null> {
+  const before = await getGroup(sql, schema, id);
+  if (!before) return null;
+  await sql.begin(async (tx) => {
+    const members = table(schema, 'duplicate_members');
+    if (r.status === 'resolved') {
+      const keep = r.keep?.length ? r.keep : before.keeper_asset_id !== null ? [before.keeper_asset_id] : [];
+      await tx.unsafe(`update ${members} set decision = case when asset_id = any($2::int8[]) then 'keep' else 'remove' end where group_id = $1`, [id, keep as never]);
+    } else {
+      await tx.unsafe(`update ${members} set decision = null where group_id = $1`, [id]);
+    }
+    await tx.unsafe(`update ${table(schema, 'duplicate_groups')} set review_status = $2, updated_at = now() where id = $1`, [id, r.status]);
+    await tx.unsafe(`insert into ${table(schema, 'audit_log')} (actor, action, details) values ($1, $2, $3)`, [
+      r.actor,
+      `duplicates.${r.status === 'open' ? 'reopen' : r.status === 'resolved' ? 'resolve' : 'dismiss'}`,
+      tx.json({
+        group_id: id,
+        before: { review_status: before.review_status, decisions: before.members.map((m) => ({ asset_id: m.asset_id, decision: m.decision })) },
+        keep: r.keep ?? null,
+      } as never),
+    ] as never[]);
+  });
+  return getGroup(sql, schema, id);
+}
+
+/** Candidate pairs of a sharded search, kept until the job's finalize reads them. */
+export async function writeCandidates(sql: Sql, schema: string, jobId: string, pairs: NearPair[]): Promise<void> {
+  for (let i = 0; i < pairs.length; i += 10000) {
+    const part = pairs.slice(i, i + 10000);
+    await sql.unsafe(
+      `insert into ${table(schema, 'duplicate_candidates')} (job_id, a, b, distance, orientation)
+       select $1, * from unnest($2::int8[], $3::int8[], $4::int2[], $5::int2[])
+       on conflict (job_id, a, b) do update set distance = least(excluded.distance, duplicate_candidates.distance)`,
+      [jobId, part.map((p) => p.a), part.map((p) => p.b), part.map((p) => p.distance), part.map((p) => p.orientation)] as never[],
+    );
+  }
+}
+
+export async function readCandidates(sql: Sql, schema: string, jobId: string): Promise<NearPair[]> {
+  const rows = await sql.unsafe<{ a: bigint; b: bigint; distance: number; orientation: number }[]>(
+    `select a, b, distance, orientation from ${table(schema, 'duplicate_candidates')} where job_id = $1`,
+    [jobId],
+  );
+  return rows.map((r) => ({ a: Number(r.a), b: Number(r.b), distance: r.distance, orientation: r.orientation, similarity: null }));
+}
+
+export async function clearCandidates(sql: Sql, schema: string, jobId: string): Promise<void> {
+  await sql.unsafe(`delete from ${table(schema, 'duplicate_candidates')} where job_id = $1`, [jobId]);
+}

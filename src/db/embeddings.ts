@@ -1,0 +1,29 @@
+import { decodeHalf, encodeHalf } from '../embed/vectors.js';
+import { table } from './assets.js';
+import type { Sql } from './database.js';
+import { quoteSchema } from './migrate.js';
+
+/** The stored (normalized, half-float) embeddings of these assets. */
+export async function loadEmbeddings(sql: Sql, schema: string, ids: number[]): Promise<Map<number, Float32Array>> {
+  const out = new Map<number, Float32Array>();
+  for (let i = 0; i < ids.length; i += 10000) {
+    const rows = await sql.unsafe<{ asset_id: bigint; vector: Buffer }[]>(
+      `select asset_id, vector from ${table(schema, 'embeddings')} where asset_id = any($1::int8[])`,
+      [ids.slice(i, i + 10000) as never],
+    );
+    for (const r of rows) out.set(Number(r.asset_id), decodeHalf(r.vector));
+  }
+  return out;
+}
+
+/** Upserts embeddings (one model per catalog at a time: a new model replaces the old vectors). */
+export async function writeEmbeddings(sql: Sql, schema: string, model: string, rows: { assetId: number; vector: Float32Array }[]): Promise<void> {
+  if (!rows.length) return;
+  const values = rows.map((r) => ({ asset_id: r.assetId, model, dim: r.vector.length, vector: encodeHalf(r.vector) }));
+  quoteSchema(schema); // checked before postgres.js quotes it as an identifier
+  for (let i = 0; i < values.length; i += 2000) {
+    await sql`
+      insert into ${sql(schema)}.embeddings ${sql(values.slice(i, i + 2000), 'asset_id', 'model', 'dim', 'vector')}
+      on conflict (asset_id) do update set model = excluded.model, dim = excluded.dim, vector = excluded.vector, created_at = now()`;
+  }
+}

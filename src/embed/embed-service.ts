@@ -1,0 +1,129 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { LuminaConfig } from '../config/config.js';
+import { table } from '../db/assets.js';
+import { embedInputDir, thumbnailDir, type Catalog } from '../db/catalogs.js';
+import type { Sql } from '../db/database.js';
+import { writeEmbeddings } from '../db/embeddings.js';
+import { EMBED_SIZE } from '../pipeline/pixels.js';
+import { EmbedPool } from './embed-pool.js';
+import { DEFAULT_MODEL } from './model.js';
+
+interface Pending {
+  sha: string;
+  ids: number[];
+  thumbnailKey: string | null;
+}
+
+export interface EmbedSummary {
+  embedded: number;
+  from_ingest: number;
+  from_thumbnail: number;
+  failed: number;
+  backend: string | null;
+  model: string;
+}
+
+/**
+ * The embed stage: every picture of a catalog without an embedding of the current model gets one.
+ * Its input is the 224×224 RGB that ingest cut from the pixels it decoded (no second decode of
+ * the original); pictures ingested before that existed fall back to their 256 px thumbnail.
+ * Copies share one embedding run (keyed by content). Batches go to a pool of model threads.
+ */
+export class EmbedService {
+  #pool: EmbedPool | null = null;
+  backend: string | null = null;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly config: LuminaConfig,
+    private readonly threads = config.workers,
+  ) {}
+
+  get modelId(): string {
+    return this.config.modelDir ? `dir:${this.config.modelDir}` : DEFAULT_MODEL;
+  }
+
+  /** Contents (one per SHA-256) that still need an embedding, at most `limit`. */
+  async pending(catalog: Catalog, limit = 1_000_000): Promise<Pending[]> {
+    const rows = await this.sql.unsafe<{ sha256: Buffer; ids: bigint[]; thumbnail_key: string | null }[]>(
+      `select a.sha256, array_agg(a.id order by a.id) as ids, min(a.thumbnail_key) as thumbnail_key
+       from ${table(catalog.schema_name, 'assets')} a left join ${table(catalog.schema_name, 'embeddings')} e on e.asset_id = a.id
+       where a.status = 'ok' and a.phash_sign is not null and a.sha256 is not null and (e.asset_id is null or e.model not like $1)
+       group by a.sha256 order by min(a.id) limit $2`,
+      [this.modelId + '%', limit],
+    );
+    return rows.map((r) => ({ sha: r.sha256.toString('hex'), ids: r.ids.map(Number), thumbnailKey: r.thumbnail_key }));
+  }
+
+  async embedPending(catalog: Catalog, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<EmbedSummary> {
+    const todo = await this.pending(catalog);
+    const summary: EmbedSummary = { embedded: 0, from_ingest: 0, from_thumbnail: 0, failed: 0, backend: null, model: this.modelId };
+    const batch = this.config.embedBatch;
+    const pool = this.#ensurePool();
+    let done = 0;
+    const batches: Pending[][] = [];
+    for (let i = 0; i < todo.length; i += batch) batches.push(todo.slice(i, i + batch));
+    // As many batches in flight as threads, plus one being read from disk.
+    let next = 0;
+    const lane = async () => {
+      while (next < batches.length && !signal?.aborted) {
+        const items = batches[next++]!;
+        const inputs = await Promise.all(items.map((p) => this.#input(catalog, p)));
+        const ok = items.filter((_, k) => inputs[k]);
+        summary.failed += items.length - ok.length;
+        if (ok.length) {
+          const bytes = EMBED_SIZE * EMBED_SIZE * 3;
+          const input = new Uint8Array(ok.length * bytes);
+          let k = 0;
+          for (const got of inputs) if (got) input.set(got.bytes, bytes * k++);
+          const result = await pool.embed(input, ok.length);
+          summary.backend = this.backend = result.backend;
+          summary.model = result.model;
+          const rows = ok.flatMap((p, j) => p.ids.map((assetId) => ({ assetId, vector: result.vectors.slice(j * result.dim, (j + 1) * result.dim) })));
+          await writeEmbeddings(this.sql, catalog.schema_name, result.model, rows);
+          for (const got of inputs) if (got?.spool) await fs.rm(got.spool, { force: true });
+          summary.embedded += ok.length;
+          summary.from_ingest += inputs.filter((x) => x?.spool).length;
+          summary.from_thumbnail += inputs.filter((x) => x && !x.spool).length;
+        }
+        done += items.length;
+        onProgress?.(done, todo.length);
+      }
+    };
+    await Promise.all(Array.from({ length: pool.threads }, lane));
+    return summary;
+  }
+
+  async #input(catalog: Catalog, p: Pending): Promise<{ bytes: Uint8Array; spool: string | null } | null> {
+    const spool = path.join(embedInputDir(this.config.dataDir, catalog.id), p.sha.slice(0, 2), `${p.sha}.rgb`);
+    try {
+      const bytes = await fs.readFile(spool);
+      if (bytes.length === EMBED_SIZE * EMBED_SIZE * 3) return { bytes, spool };
+    } catch {
+      /* not spooled: ingested before embeddings, or by a run with them off */
+    }
+    if (!p.thumbnailKey) return null;
+    try {
+      const bytes = await sharp(path.join(thumbnailDir(this.config.dataDir, catalog.id), p.thumbnailKey))
+        .removeAlpha()
+        .resize(EMBED_SIZE, EMBED_SIZE, { fit: 'fill' })
+        .raw()
+        .toBuffer();
+      return { bytes, spool: null };
+    } catch {
+      return null;
+    }
+  }
+
+  #ensurePool(): EmbedPool {
+    this.#pool ??= new EmbedPool({ threads: this.threads, modelDir: this.config.modelDir, backend: this.config.embedBackend });
+    return this.#pool;
+  }
+
+  async close(): Promise<void> {
+    await this.#pool?.close();
+    this.#pool = null;
+  }
+}

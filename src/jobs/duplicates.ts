@@ -1,0 +1,166 @@
+import type { Catalog } from '../db/catalogs.js';
+import type { Sql } from '../db/database.js';
+import { applyReviewActions, loadDedupeAssets, storedGroups } from '../db/duplicates.js';
+import { loadEmbeddings } from '../db/embeddings.js';
+import { finishJob, type Job, type JobProgress } from '../db/jobs.js';
+import { packHashes } from '../dedupe/hamming-index.js';
+import { burstGroups, exactGroups, formatPairGroups, nearGroups, representatives, type ComputedGroup, type DedupeAsset, type NearPair } from '../dedupe/groups.js';
+import type { PairList } from '../dedupe/join-pool.js';
+import { mergeWithStored } from '../dedupe/review.js';
+import { cosine } from '../embed/vectors.js';
+
+/**
+ * The steps of a duplicates job as plain functions, called alike by the in-process runner and by
+ * the queue processors: load → search (sliced over threads or workers) → finalize.
+ */
+export interface DuplicatesParams {
+  /** Largest sign-pHash distance (of 64 bits) for a near duplicate. */
+  threshold: number;
+  /** Largest distance for a rotated or mirrored copy (the turned hash is exact, so it can be small). */
+  turned_threshold: number;
+  /** Smallest CNN cosine similarity that confirms a candidate where both have embeddings. */
+  similarity: number;
+  embeddings: 'auto' | 'on' | 'off';
+  runner: 'local' | 'cluster';
+}
+
+/** Tuned on the variant corpus of test/dedupe-quality.test.ts (see README: Duplicates). */
+export const DEFAULT_THRESHOLD = 10;
+export const DEFAULT_TURNED_THRESHOLD = 3;
+export const DEFAULT_SIMILARITY = 0.7;
+
+export function duplicatesParams(p: Partial<DuplicatesParams>, runner: 'local' | 'cluster'): DuplicatesParams {
+  const threshold = p.threshold ?? DEFAULT_THRESHOLD;
+  return {
+    threshold,
+    turned_threshold: Math.min(threshold, p.turned_threshold ?? DEFAULT_TURNED_THRESHOLD),
+    similarity: p.similarity ?? DEFAULT_SIMILARITY,
+    embeddings: p.embeddings ?? 'auto',
+    runner,
+  };
+}
+
+/** What the search runs over: one asset per content, with pixels; numbered by position. */
+export interface SearchInput {
+  reps: DedupeAsset[];
+  hashes: Uint32Array;
+}
+
+export function searchInput(assets: DedupeAsset[]): SearchInput {
+  const reps = representatives(assets).sort((a, b) => a.id - b.id);
+  return { reps, hashes: packHashes(reps.map((r) => r.hash!)) };
+}
+
+/** The join's numbered pairs as asset pairs (a < b), the smallest distance kept per pair. */
+export function pairsOf(list: PairList, reps: DedupeAsset[]): NearPair[] {
+  const best = new Map<string, NearPair>();
+  for (let k = 0; k < list.length; k++) {
+    let a = reps[list.i[k]!]!.id;
+    let b = reps[list.j[k]!]!.id;
+    if (a > b) [a, b] = [b, a];
+    const key = `${a},${b}`;
+    const had = best.get(key);
+    if (!had || list.distance[k]! < had.distance) best.set(key, { a, b, distance: list.distance[k]!, orientation: list.orientation[k]!, similarity: null });
+  }
+  return [...best.values()];
+}
+
+export interface DuplicatesSummary {
+  catalog: { id: string; name: string };
+  job_id: string;
+  assets: number;
+  searched: number;
+  candidate_pairs: number;
+  confirmed_pairs: number;
+  rejected_by_similarity: number;
+  embeddings_used: number;
+  groups: Record<'exact' | 'near' | 'burst' | 'format_pair', number>;
+  duration_s: number;
+}
+
+/**
+ * Confirms candidates by CNN similarity where both sides have an embedding (and requires it
+ * when embeddings are 'on'), then forms every kind of group.
+ */
+export function detect(
+  assets: DedupeAsset[],
+  pairs: NearPair[],
+  embeddings: Map<number, Float32Array>,
+  params: DuplicatesParams,
+): { groups: ComputedGroup[]; confirmed: number; rejected: number } {
+  let rejected = 0;
+  const confirmed: NearPair[] = [];
+  const sure = Math.floor(params.threshold / 2);
+  for (const p of pairs) {
+    const ea = params.embeddings === 'off' ? undefined : embeddings.get(p.a);
+    const eb = params.embeddings === 'off' ? undefined : embeddings.get(p.b);
+    // A CNN sees a turned picture as another picture: turned matches rest on their exact hash.
+    if (p.orientation !== 0) {
+      confirmed.push(p);
+      continue;
+    }
+    if (ea && eb) {
+      const similarity = cosine(ea, eb);
+      // Close hashes stand on their own; the CNN decides the borderline ones.
+      if (p.distance <= sure && params.embeddings !== 'on') {
+        confirmed.push({ ...p, similarity: Math.round(similarity * 10000) / 10000 });
+        continue;
+      }
+      if (similarity < params.similarity) {
+        rejected++;
+        continue;
+      }
+      confirmed.push({ ...p, similarity: Math.round(similarity * 10000) / 10000 });
+    } else if (params.embeddings !== 'on') {
+      confirmed.push(p);
+    } else {
+      rejected++;
+    }
+  }
+  const byId = new Map(assets.map((a) => [a.id, a]));
+  const exact = exactGroups(assets);
+  const bursts = burstGroups(assets);
+  const formats = formatPairGroups(assets);
+  const near = nearGroups(byId, confirmed, [...bursts, ...formats]);
+  return { groups: [...exact, ...near, ...bursts, ...formats], confirmed: confirmed.length, rejected };
+}
+
+export interface FinalizeDuplicatesInput {
+  catalog: Catalog;
+  job: Job;
+  params: DuplicatesParams;
+  assets: DedupeAsset[];
+  searched: number;
+  pairs: NearPair[];
+}
+
+/** Detects, merges with the stored review state, writes, and closes the job. */
+export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInput): Promise<{ summary: DuplicatesSummary; job: Job | null }> {
+  const { catalog, job, params, assets, pairs } = input;
+  const schema = catalog.schema_name;
+  const involved = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
+  const embeddings = params.embeddings === 'off' ? new Map<number, Float32Array>() : await loadEmbeddings(sql, schema, involved);
+  const { groups, confirmed, rejected } = detect(assets, pairs, embeddings, params);
+  await applyReviewActions(sql, schema, job.id, mergeWithStored(await storedGroups(sql, schema), groups));
+  const count = (k: ComputedGroup['kind']) => groups.filter((g) => g.kind === k).length;
+  const duration = Math.max(0.001, (Date.now() - (job.started_at ?? job.created_at).getTime()) / 1000);
+  const summary: DuplicatesSummary = {
+    catalog: { id: catalog.id, name: catalog.name },
+    job_id: job.id,
+    assets: assets.length,
+    searched: input.searched,
+    candidate_pairs: pairs.length,
+    confirmed_pairs: confirmed,
+    rejected_by_similarity: rejected,
+    embeddings_used: embeddings.size,
+    groups: { exact: count('exact'), near: count('near'), burst: count('burst'), format_pair: count('format_pair') },
+    duration_s: Math.round(duration * 1000) / 1000,
+  };
+  const progress: JobProgress = { done: input.searched, total: input.searched, failed: 0, rate: 0, eta_s: 0, stage: 'done' };
+  const finished = await finishJob(sql, job.id, 'completed', { result: summary as unknown as Record<string, unknown>, progress });
+  return { summary, job: finished };
+}
+
+export async function loadForDuplicates(sql: Sql, catalog: Catalog): Promise<DedupeAsset[]> {
+  return loadDedupeAssets(sql, catalog.schema_name);
+}
