@@ -138,6 +138,77 @@ export const Asset = Type.Object(
 export const AssetPage = Type.Object({ items: Type.Array(Type.Ref(Asset)), next_cursor: Nullable(Type.String()) }, { $id: 'AssetPage' });
 export const JobPage = Type.Object({ items: Type.Array(Type.Ref(Job)), next_before: Nullable(Type.String()) }, { $id: 'JobPage' });
 
+export const DuplicatesRequest = Type.Object(
+  {
+    catalog_id: Uuid,
+    threshold: Type.Optional(Type.Integer({ minimum: 0, maximum: 32, description: 'largest pHash distance (of 64 bits) for near duplicates; default 10' })),
+    similarity: Type.Optional(Type.Number({ minimum: -1, maximum: 1, description: 'smallest CNN cosine similarity confirming a borderline pair; default 0.7' })),
+    embeddings: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')], { description: 'default auto' })),
+  },
+  { ...strict, $id: 'DuplicatesRequest' },
+);
+export type DuplicatesRequest = Static<typeof DuplicatesRequest>;
+
+const GROUP_KINDS = ['exact', 'near', 'burst', 'format_pair'] as const;
+const REVIEW_STATUSES = ['open', 'resolved', 'dismissed'] as const;
+
+export const DuplicateMember = Type.Object(
+  {
+    asset_id: Type.Integer(),
+    path: Type.String(),
+    distance: Nullable(Type.Integer()),
+    similarity: Nullable(Type.Number()),
+    orientation: Nullable(Type.String({ description: 'how this copy is turned relative to the keeper' })),
+    decision: Nullable(Type.Union([Type.Literal('keep'), Type.Literal('remove')])),
+    quality_score: Nullable(Type.Number()),
+    width: Nullable(Type.Integer()),
+    height: Nullable(Type.Integer()),
+    size: Type.Integer(),
+    thumbnail_url: Nullable(Type.String()),
+  },
+  { $id: 'DuplicateMember' },
+);
+
+export const DuplicateGroup = Type.Object(
+  {
+    id: Type.Integer(),
+    kind: Type.Union(GROUP_KINDS.map((k) => Type.Literal(k))),
+    keeper: Nullable(Type.String()),
+    keeper_asset_id: Nullable(Type.Integer()),
+    reason: Nullable(Type.String()),
+    review_status: Type.Union(REVIEW_STATUSES.map((k) => Type.Literal(k))),
+    members: Type.Array(Type.Ref(DuplicateMember)),
+    updated_at: Timestamp,
+  },
+  { $id: 'DuplicateGroup' },
+);
+
+export const DuplicatePage = Type.Object({ items: Type.Array(Type.Ref(DuplicateGroup)), next_cursor: Nullable(Type.String()) }, { $id: 'DuplicatePage' });
+
+export const DuplicateListQuery = Type.Object(
+  {
+    kind: Type.Optional(Type.Union(GROUP_KINDS.map((k) => Type.Literal(k)))),
+    status: Type.Optional(Type.Union(REVIEW_STATUSES.map((k) => Type.Literal(k)))),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$', description: 'next_cursor of the previous page' })),
+  },
+  strict,
+);
+export type DuplicateListQuery = Static<typeof DuplicateListQuery>;
+
+export const ResolveRequest = Type.Object(
+  {
+    status: Type.Union([Type.Literal('resolved'), Type.Literal('dismissed'), Type.Literal('open')], {
+      description: 'resolved: keep `keep` (default the keeper), mark the others for removal; dismissed: not duplicates; open: undo',
+    }),
+    keep: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 10_000, description: 'asset ids of members to keep' })),
+  },
+  { ...strict, $id: 'ResolveRequest' },
+);
+export type ResolveRequest = Static<typeof ResolveRequest>;
+
+export const GroupParams = Type.Object({ id: Uuid, group_id: Type.String({ pattern: '^[0-9]{1,18}$' }) }, strict);
+
 export const IdParams = Type.Object({ id: Uuid }, strict);
 export const AssetParams = Type.Object({ id: Uuid, asset_id: Type.String({ pattern: '^[0-9]{1,18}$' }) }, strict);
 
@@ -170,4 +241,7 @@ export const Worker = Type.Object(
 );
 
 /** Named schemas that appear under components/schemas of the OpenAPI document. */
-export const COMPONENTS = [ErrorBody, CatalogCreate, CatalogPatch, Catalog, ScanRequest, Progress, Job, JobPage, Asset, AssetPage, Health, Worker, Uuid];
+export const COMPONENTS = [
+  ErrorBody, CatalogCreate, CatalogPatch, Catalog, ScanRequest, Progress, Job, JobPage, Asset, AssetPage, Health, Worker, Uuid,
+  DuplicatesRequest, DuplicateMember, DuplicateGroup, DuplicatePage, ResolveRequest,
+];

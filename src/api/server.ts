@@ -9,6 +9,7 @@ import { openApiDocument } from './openapi.js';
 import { assetRoutes } from './routes/assets.js';
 import { catalogRoutes } from './routes/catalogs.js';
 import { jobRoutes } from './routes/jobs.js';
+import { duplicateRoutes } from './routes/duplicates.js';
 import { systemRoutes, type ServerStats } from './routes/system.js';
 import { Router, validate, type Route } from './router.js';
 import { EventFanout, handleClientMessage, type SocketData } from './ws.js';
@@ -51,6 +52,7 @@ export class ApiServer {
       ...catalogRoutes(deps),
       ...assetRoutes(deps),
       ...jobRoutes(deps),
+      ...duplicateRoutes(deps),
     ]) {
       this.router.add(r);
     }

@@ -46,19 +46,21 @@ export class EmbedService {
   }
 
   /** Contents (one per SHA-256) that still need an embedding, at most `limit`. */
-  async pending(catalog: Catalog, limit = 1_000_000): Promise<Pending[]> {
+  async pending(catalog: Catalog, shas?: string[], limit = 10_000_000): Promise<Pending[]> {
     const rows = await this.sql.unsafe<{ sha256: Buffer; ids: bigint[]; thumbnail_key: string | null }[]>(
       `select a.sha256, array_agg(a.id order by a.id) as ids, min(a.thumbnail_key) as thumbnail_key
        from ${table(catalog.schema_name, 'assets')} a left join ${table(catalog.schema_name, 'embeddings')} e on e.asset_id = a.id
        where a.status = 'ok' and a.phash_sign is not null and a.sha256 is not null and (e.asset_id is null or e.model not like $1)
+         and ($3::text[] is null or encode(a.sha256, 'hex') = any($3::text[]))
        group by a.sha256 order by min(a.id) limit $2`,
-      [this.modelId + '%', limit],
+      [this.modelId + '%', limit, (shas ?? null) as never],
     );
     return rows.map((r) => ({ sha: r.sha256.toString('hex'), ids: r.ids.map(Number), thumbnailKey: r.thumbnail_key }));
   }
 
-  async embedPending(catalog: Catalog, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<EmbedSummary> {
-    const todo = await this.pending(catalog);
+  async embedPending(catalog: Catalog, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void; shas?: string[] } = {}): Promise<EmbedSummary> {
+    const { signal, onProgress } = opts;
+    const todo = await this.pending(catalog, opts.shas);
     const summary: EmbedSummary = { embedded: 0, from_ingest: 0, from_thumbnail: 0, failed: 0, backend: null, model: this.modelId };
     const batch = this.config.embedBatch;
     const pool = this.#ensurePool();

@@ -7,6 +7,7 @@ import { UserError } from '../util/errors.js';
 import type { JobExecutor } from './executor.js';
 import { resolveInsideRoots } from './paths.js';
 import type { ScanParams } from './scan.js';
+import { duplicatesParams, type DuplicatesParams } from './duplicates.js';
 
 /** Submitting, reading and cancelling jobs: what the API and the CLI share. */
 export class JobService {
@@ -33,6 +34,16 @@ export class JobService {
       ...(shardSize ? { shard_size: shardSize } : {}),
     };
     const job = await createJob(this.sql, catalog.id, 'scan', params as unknown as Record<string, unknown>, 'queued');
+    await this.executor.submit(job, catalog);
+    this.bus.publish(eventForJob(job));
+    return job;
+  }
+
+  /** Duplicate detection over a whole catalog. */
+  async submitDuplicates(catalogId: string, params: Partial<DuplicatesParams> = {}): Promise<Job> {
+    const catalog = await this.catalog(catalogId);
+    const full = duplicatesParams(params, this.executor.mode === 'cluster' ? 'cluster' : 'local');
+    const job = await createJob(this.sql, catalog.id, 'duplicates', full as unknown as Record<string, unknown>, 'queued');
     await this.executor.submit(job, catalog);
     this.bus.publish(eventForJob(job));
     return job;

@@ -71,7 +71,7 @@ export class ProgressPublisher {
       let counts: ScanCounts | undefined;
       for (const [shard, [done, failed]] of shards) counts = await this.ledger.record(job.id, shard, done, failed);
       if (!counts) continue;
-      const progress = progressFromCounts(counts, 'ingest');
+      const progress = progressFromCounts(counts, job.type === 'duplicates' ? 'search' : 'ingest');
       const now = Date.now();
       const persist = now - (this.#lastDbWrite.get(job.id) ?? 0) >= 1000;
       await this.publish(job, progress, persist);

@@ -4,7 +4,7 @@ import type { Catalog } from '../db/catalogs.js';
 import type { Job } from '../db/jobs.js';
 import type { JobExecutor } from '../jobs/executor.js';
 import type { JobLedger } from '../jobs/ledger.js';
-import { bullIds, QUEUE_NAMES, RETRYING, type DiscoverPayload, type QueueName } from './names.js';
+import { bullIds, QUEUE_NAMES, RETRYING, type DedupePlanPayload, type DiscoverPayload, type QueueName } from './names.js';
 
 /** The queues as a producer sees them: what the API and `lumina worker` enqueue into. */
 export class QueueSet {
@@ -39,6 +39,11 @@ export class ClusterExecutor implements JobExecutor {
   ) {}
 
   async submit(job: Job, _catalog: Catalog): Promise<void> {
+    if (job.type === 'duplicates') {
+      const payload: DedupePlanPayload = { job_id: job.id };
+      await this.queues.queues.dedupe.add('plan', payload, { ...RETRYING, jobId: bullIds.dedupePlan(job.id) });
+      return;
+    }
     const payload: DiscoverPayload = { job_id: job.id };
     await this.queues.queues.discover.add('discover', payload, { ...RETRYING, jobId: bullIds.discover(job.id) });
   }
@@ -50,6 +55,7 @@ export class ClusterExecutor implements JobExecutor {
   async cancel(jobId: string): Promise<void> {
     await this.ledger.cancel(jobId);
     await this.queues.queues.discover.remove(bullIds.discover(jobId)).catch(() => 0);
+    await this.queues.queues.dedupe.remove(bullIds.dedupePlan(jobId)).catch(() => 0);
   }
 
   async close(): Promise<void> {}

@@ -10,6 +10,9 @@ import { UserError, messageOf } from '../util/errors.js';
 import { QueueSet } from './cluster-executor.js';
 import { QUEUE_NAMES, type QueueName } from './names.js';
 import { createProcessors } from './processors.js';
+import { createDedupeProcessors } from './dedupe-processors.js';
+import { JoinPool } from '../dedupe/join-pool.js';
+import { EmbedService } from '../embed/embed-service.js';
 import { RedisEventBus } from './redis-event-bus.js';
 import { RedisLedger } from './redis-ledger.js';
 import { connectRedis } from './redis.js';
@@ -44,6 +47,8 @@ export class LuminaWorker {
   readonly #startedAt = new Date();
   #stopping: Promise<void> | null = null;
   #active = 0;
+  #joinPool: JoinPool | null = null;
+  #embedder: EmbedService | null = null;
 
   constructor(
     private readonly sql: Sql,
@@ -70,9 +75,19 @@ export class LuminaWorker {
       shutdown: this.#shutdown.signal,
       work: this.#shardWork.work,
     });
-    const concurrencyOf: Record<QueueName, number> = { discover: 1, ingest: this.opts.concurrency, finalize: 2 };
+    const dedupeProcessors = createDedupeProcessors({
+      sql: this.sql,
+      queues: this.#queues,
+      ledger: this.#ledger,
+      publisher: this.#publisher,
+      joins: () => (this.#joinPool ??= new JoinPool(this.config.workers)),
+      embedder: () => (this.#embedder ??= new EmbedService(this.sql, this.config)),
+    });
+    const all = { ...processors, ...dedupeProcessors };
+    // A search or embed job spreads over this host's threads itself: one at a time.
+    const concurrencyOf: Record<QueueName, number> = { discover: 1, ingest: this.opts.concurrency, finalize: 2, dedupe: 1, search: 1, embed: 1 };
     for (const name of this.opts.queues) {
-      const processor = processors[name] as Processor;
+      const processor = all[name] as Processor;
       const counted: Processor = async (job, token) => {
         this.#active++;
         this.#registry.touch();
@@ -120,6 +135,8 @@ export class LuminaWorker {
       await this.#bus.close();
       await this.#queues.close();
       await this.#shardWork.close();
+      await this.#joinPool?.close();
+      await this.#embedder?.close();
       await this.#redis.quit().catch(() => this.#redis.disconnect());
     })();
     return this.#stopping;

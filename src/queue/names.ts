@@ -1,8 +1,13 @@
 import type { JobsOptions } from 'bullmq';
+import type { JoinSlice } from '../dedupe/hamming-index.js';
 import type { DiscoveredFile, DiscoveryProblem } from '../pipeline/discover.js';
 
-/** The queues of a scan, in the order its work flows through them. */
-export const QUEUE_NAMES = ['discover', 'ingest', 'finalize'] as const;
+/**
+ * The queues: a scan flows discover → ingest → finalize; a duplicates job dedupe (plan) →
+ * search slices and embed batches → dedupe (finalize). embed is its own queue so GPU hosts can
+ * take just that (`lumina worker --queues embed`).
+ */
+export const QUEUE_NAMES = ['discover', 'ingest', 'finalize', 'dedupe', 'search', 'embed'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** Payloads, one per queue: the only shapes that travel through Redis. */
@@ -23,6 +28,31 @@ export interface FinalizePayload {
   files: number;
 }
 
+export interface DedupePlanPayload {
+  job_id: string;
+}
+export interface SearchPayload {
+  job_id: string;
+  catalog_id: string;
+  /** Numbering of this slice for progress. */
+  index: number;
+  slice: JoinSlice;
+  /** How many hashes the planner saw: a slice over a different set is refused (the catalog changed). */
+  n: number;
+}
+export interface EmbedPayload {
+  job_id: string;
+  catalog_id: string;
+  index: number;
+  /** Contents (SHA-256 hex) to embed. */
+  shas: string[];
+}
+export interface DedupeFinalizePayload {
+  job_id: string;
+  catalog_id: string;
+  n: number;
+}
+
 /** Retries with exponential backoff; finished jobs are kept briefly for inspection, then trimmed. */
 export const RETRYING: JobsOptions = {
   attempts: 5,
@@ -36,6 +66,10 @@ export const bullIds = {
   discover: (jobId: string) => `${jobId}-discover`,
   shard: (jobId: string, i: number) => `${jobId}-shard-${i}`,
   finalize: (jobId: string) => `${jobId}-finalize`,
+  dedupePlan: (jobId: string) => `${jobId}-dedupe-plan`,
+  dedupeFinalize: (jobId: string) => `${jobId}-dedupe-finalize`,
+  search: (jobId: string, i: number) => `${jobId}-search-${i}`,
+  embed: (jobId: string, i: number) => `${jobId}-embed-${i}`,
 };
 
 /** Keys Lumina itself keeps beside BullMQ's. */

@@ -120,7 +120,7 @@ export class LocalRunner implements JobExecutor {
         this.#publisher.publish(job, { done, total, failed: 0, rate: 0, eta_s: null, stage: name }, name !== 'search');
       if (params.embeddings !== 'off') {
         await stage('embed');
-        await this.embedder().embedPending(catalog, signal, (done, total) => void stage('embed', done, total));
+        await this.embedder().embedPending(catalog, { signal, onProgress: (done, total) => void stage('embed', done, total) });
       }
       await stage('load');
       const assets = await loadForDuplicates(this.sql, catalog);
@@ -161,7 +161,7 @@ export class LocalRunner implements JobExecutor {
         id: `embedded-${os.hostname()}-${process.pid}`,
         threads: this.config.workers,
         concurrency: 2,
-        queues: ['discover', 'ingest', 'finalize'],
+        queues: ['discover', 'ingest', 'finalize', 'dedupe', 'search', 'embed'],
         active_shards: this.#running.size,
       },
       this.#meter,

@@ -30,7 +30,7 @@ export function registerWorker(program: Command): void {
     .command('worker')
     .description('run queued work (scan shards) on this host until stopped; needs REDIS_URL and a shared PostgreSQL')
     .option('--concurrency <n>', 'shards in flight at once on this host', positive, 2)
-    .option('--queues <list>', 'comma-separated queues to take work from (discover, ingest, finalize; default all)')
+    .option('--queues <list>', 'comma-separated queues to take work from (discover, ingest, finalize, dedupe, search, embed; default all)')
     .option('--lock-ms <n>', 'how long a shard of a lost worker stays locked before another takes it', positive, 30_000)
     .option('--grace-s <n>', 'on SIGTERM, seconds running shards may go on before they are handed back', whole, 20)
     .action(async (opts: WorkerFlags, cmd: Command) => {

@@ -1,0 +1,95 @@
+import { getGroup, listGroups, resolveGroup, type GroupRow } from '../../db/duplicates.js';
+import { jobView } from '../../views/job.js';
+import { groupView } from '../../views/duplicates.js';
+import type { ApiDeps } from '../deps.js';
+import { HttpError } from '../http.js';
+import { route } from '../router.js';
+import { DuplicateGroup, DuplicateListQuery, DuplicatePage, DuplicatesRequest, ErrorBody, GroupParams, IdParams, Job, ResolveRequest } from '../schemas.js';
+
+/** A group as the API shows it: thumbnail URLs instead of the server's files. */
+function apiGroup(g: GroupRow, catalogId: string) {
+  const view = groupView(g);
+  return {
+    ...view,
+    members: view.members.map((m, k) => ({
+      ...m,
+      thumbnail_url: g.members[k]!.thumbnail_key ? `/api/catalogs/${catalogId}/assets/${m.asset_id}/thumbnail` : null,
+    })),
+  };
+}
+
+export function duplicateRoutes(deps: ApiDeps) {
+  const { sql, jobs } = deps;
+  return [
+    route({
+      method: 'POST',
+      path: '/api/jobs/duplicates',
+      summary: 'Find exact and near duplicates, bursts and format pairs in a catalog',
+      tag: 'duplicates',
+      access: 'write',
+      body: DuplicatesRequest,
+      responses: { 202: Job, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody },
+      async handler({ body }) {
+        const job = await jobs.submitDuplicates(body.catalog_id, { threshold: body.threshold, similarity: body.similarity, embeddings: body.embeddings });
+        return { status: 202, body: { ...jobView(job), job_id: job.id }, headers: { location: `/api/jobs/${job.id}` } };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/api/catalogs/:id/duplicates',
+      summary: 'A page of a catalog’s duplicate groups, by kind and review status',
+      tag: 'duplicates',
+      access: 'read',
+      params: IdParams,
+      query: DuplicateListQuery,
+      responses: { 200: DuplicatePage, 400: ErrorBody, 404: ErrorBody },
+      async handler({ params, query }) {
+        const c = await jobs.catalog(params.id);
+        const limit = query.limit ?? 50;
+        const rows = await listGroups(sql, c.schema_name, {
+          kind: query.kind,
+          status: query.status,
+          afterId: query.cursor !== undefined ? Number(query.cursor) : undefined,
+          limit,
+        });
+        return { body: { items: rows.map((g) => apiGroup(g, c.id)), next_cursor: rows.length === limit ? String(rows.at(-1)!.id) : null } };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/api/catalogs/:id/duplicates/:group_id',
+      summary: 'One duplicate group',
+      tag: 'duplicates',
+      access: 'read',
+      params: GroupParams,
+      responses: { 200: DuplicateGroup, 404: ErrorBody },
+      async handler({ params }) {
+        const c = await jobs.catalog(params.id);
+        const g = await getGroup(sql, c.schema_name, Number(params.group_id));
+        if (!g) throw new HttpError(404, 'not_found', `catalog "${c.name}" has no duplicate group ${params.group_id}`);
+        return { body: apiGroup(g, c.id) };
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/api/catalogs/:id/duplicates/:group_id/resolve',
+      summary: 'Record a decision: keep some copies (the others marked for removal), not duplicates, or back to open. Nothing is deleted.',
+      tag: 'duplicates',
+      access: 'write',
+      params: GroupParams,
+      body: ResolveRequest,
+      responses: { 200: DuplicateGroup, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody },
+      async handler({ params, body }) {
+        const c = await jobs.catalog(params.id);
+        const id = Number(params.group_id);
+        const g = await getGroup(sql, c.schema_name, id);
+        if (!g) throw new HttpError(404, 'not_found', `catalog "${c.name}" has no duplicate group ${id}`);
+        if (body.keep && body.status !== 'resolved') throw new HttpError(400, 'validation_failed', 'body.keep: only a resolved group keeps copies');
+        const strangers = (body.keep ?? []).filter((a) => !g.members.some((m) => m.asset_id === a));
+        if (strangers.length) throw new HttpError(400, 'validation_failed', `body.keep: asset ${strangers[0]} is not a member of group ${id}`);
+        const after = await resolveGroup(sql, c.schema_name, id, { status: body.status, keep: body.keep, actor: 'api' });
+        return { body: apiGroup(after!, c.id) };
+      },
+    }),
+  ];
+}
