@@ -1,5 +1,6 @@
 import { benchApi, wsClients } from './api.js';
 import { benchCluster } from './cluster.js';
+import { benchDedupe } from './dedupe.js';
 import { benchIngest, ingestPhase } from './ingest.js';
 
 /** `npm run bench -- NAME [options]`: one benchmark by name. */
@@ -8,6 +9,7 @@ const benches: Record<string, (argv: string[]) => Promise<void>> = {
   'ingest-phase': (argv) => ingestPhase(argv[0]!, argv[1]!),
   api: benchApi,
   cluster: benchCluster,
+  dedupe: benchDedupe,
   'ws-clients': wsClients,
 };
 

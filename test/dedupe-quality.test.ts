@@ -41,7 +41,8 @@ t.test('near-duplicate precision and recall on a generated variant corpus', asyn
     t.ok(g.reason.length > 10, 'a reason is given');
     for (const m of g.members) {
       t.ok(m.path.startsWith('/'), 'absolute paths');
-      if (g.kind === 'near') t.ok(m.distance !== null && m.distance <= 10, 'every member within the threshold of the keeper (no chaining)');
+      // Within the threshold of the keeper, or proposed by a near-identical embedding a few bits beyond (no chaining).
+      if (g.kind === 'near') t.ok(m.distance !== null && (m.distance <= 10 || (m.similarity! >= 0.95 && m.distance <= 16)), 'every member within reach of the keeper (no chaining)');
     }
     for (const a of g.members) for (const b of g.members) if (a.path < b.path) predicted.add(key(a.path, b.path));
   }

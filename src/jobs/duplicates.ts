@@ -3,7 +3,8 @@ import type { Sql } from '../db/database.js';
 import { applyReviewActions, loadDedupeAssets, storedGroups } from '../db/duplicates.js';
 import { loadEmbeddings } from '../db/embeddings.js';
 import { finishJob, type Job, type JobProgress } from '../db/jobs.js';
-import { packHashes } from '../dedupe/hamming-index.js';
+import { createVectorIndex, nativeFaiss } from '../dedupe/faiss.js';
+import { packHashes, popcount32 } from '../dedupe/hamming-index.js';
 import { burstGroups, exactGroups, formatPairGroups, nearGroups, representatives, type ComputedGroup, type DedupeAsset, type NearPair } from '../dedupe/groups.js';
 import type { PairList } from '../dedupe/join-pool.js';
 import { mergeWithStored } from '../dedupe/review.js';
@@ -71,6 +72,9 @@ export interface DuplicatesSummary {
   assets: number;
   searched: number;
   candidate_pairs: number;
+  /** Pairs the CNN found alike whose hashes lie just beyond the threshold. */
+  proposed_by_embeddings: number;
+  embedding_retrieval: string;
   confirmed_pairs: number;
   rejected_by_similarity: number;
   embeddings_used: number;
@@ -125,6 +129,57 @@ export function detect(
   return { groups: [...exact, ...near, ...bursts, ...formats], confirmed: confirmed.length, rejected };
 }
 
+/**
+ * Above this many pictures, embedding retrieval is skipped (the CNN still confirms the hash's
+ * candidates): every embedding is held in memory (5 KB each), and without the addon the search is
+ * exact, n² dot products.
+ */
+export const retrievalLimit = () => (nativeFaiss() ? 50_000 : 3_000);
+/** Cosine similarity at which the CNN alone proposes a pair... */
+export const RETRIEVAL_SIMILARITY = 0.95;
+/** ...provided its hashes are at most this many bits beyond the threshold. */
+export const RETRIEVAL_EXTRA_BITS = 6;
+
+/**
+ * Pairs the hash missed that the CNN finds near-identical (a crop moves a pHash more than a
+ * recompression does): an inner-product range search over the embeddings, through FAISS where the
+ * addon is built (exact flat search up to 5 000 pictures, HNSW above), kept only where the hashes
+ * are still within RETRIEVAL_EXTRA_BITS of the threshold.
+ */
+export function embeddingPairs(reps: DedupeAsset[], embeddings: Map<number, Float32Array>, params: DuplicatesParams, known: NearPair[]): { pairs: NearPair[]; engine: string } {
+  const withVectors = reps.filter((r) => embeddings.has(r.id) && r.hash !== null);
+  if (withVectors.length < 2) return { pairs: [], engine: 'none' };
+  const dim = embeddings.get(withVectors[0]!.id)!.length;
+  const data = new Float32Array(withVectors.length * dim);
+  withVectors.forEach((r, k) => data.set(embeddings.get(r.id)!, k * dim));
+  const kind = withVectors.length <= 5_000 ? 'flat' : 'hnsw';
+  const index = createVectorIndex(dim, kind, { m: 32, efSearch: 64 });
+  index.add(data);
+  const res = index.rangeSearch(data, RETRIEVAL_SIMILARITY);
+  const have = new Set(known.map((p) => `${p.a},${p.b}`));
+  const gate = params.threshold + RETRIEVAL_EXTRA_BITS;
+  const out: NearPair[] = [];
+  for (let q = 0; q < withVectors.length; q++) {
+    for (let k = res.lims[q]!; k < res.lims[q + 1]!; k++) {
+      const other = res.labels[k]!;
+      if (other <= q) continue;
+      const x = withVectors[q]!;
+      const y = withVectors[other]!;
+      const [a, b] = x.id < y.id ? [x.id, y.id] : [y.id, x.id];
+      if (have.has(`${a},${b}`)) continue;
+      const distance = popcount64(x.hash! ^ y.hash!);
+      if (distance > gate) continue;
+      out.push({ a, b, distance, orientation: 0, similarity: null });
+    }
+  }
+  return { pairs: out, engine: `${nativeFaiss() ? 'faiss' : 'js'} ${kind}` };
+}
+
+function popcount64(v: bigint): number {
+  const u = BigInt.asUintN(64, v);
+  return popcount32(Number(u >> 32n)) + popcount32(Number(u & 0xffffffffn));
+}
+
 export interface FinalizeDuplicatesInput {
   catalog: Catalog;
   job: Job;
@@ -138,9 +193,22 @@ export interface FinalizeDuplicatesInput {
 export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInput): Promise<{ summary: DuplicatesSummary; job: Job | null }> {
   const { catalog, job, params, assets, pairs } = input;
   const schema = catalog.schema_name;
-  const involved = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
-  const embeddings = params.embeddings === 'off' ? new Map<number, Float32Array>() : await loadEmbeddings(sql, schema, involved);
-  const { groups, confirmed, rejected } = detect(assets, pairs, embeddings, params);
+  let embeddings = new Map<number, Float32Array>();
+  let proposed: NearPair[] = [];
+  let retrieval = 'off';
+  if (params.embeddings !== 'off') {
+    const reps = representatives(assets);
+    if (reps.length <= retrievalLimit()) {
+      embeddings = await loadEmbeddings(sql, schema, reps.map((r) => r.id));
+      const found = embeddingPairs(reps, embeddings, params, pairs);
+      proposed = found.pairs;
+      retrieval = found.engine;
+    } else {
+      embeddings = await loadEmbeddings(sql, schema, [...new Set(pairs.flatMap((p) => [p.a, p.b]))]);
+      retrieval = `skipped above ${retrievalLimit()} pictures`;
+    }
+  }
+  const { groups, confirmed, rejected } = detect(assets, [...pairs, ...proposed], embeddings, params);
   await applyReviewActions(sql, schema, job.id, mergeWithStored(await storedGroups(sql, schema), groups));
   const count = (k: ComputedGroup['kind']) => groups.filter((g) => g.kind === k).length;
   const duration = Math.max(0.001, (Date.now() - (job.started_at ?? job.created_at).getTime()) / 1000);
@@ -150,6 +218,8 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
     assets: assets.length,
     searched: input.searched,
     candidate_pairs: pairs.length,
+    proposed_by_embeddings: proposed.length,
+    embedding_retrieval: retrieval,
     confirmed_pairs: confirmed,
     rejected_by_similarity: rejected,
     embeddings_used: embeddings.size,
