@@ -52,7 +52,7 @@ for (const backend of BACKENDS) {
       const schemas = async () => (await sql`select schema_name from information_schema.schemata where schema_name = ${c.schema_name}`).length;
       t.equal(await schemas(), 1);
       const tables = await sql`select table_name from information_schema.tables where table_schema = ${c.schema_name} order by 1`;
-      t.same(tables.map((r) => r.table_name), ['asset_tags', 'assets', 'audit_log', 'duplicate_groups', 'duplicate_members', 'embeddings', 'organize_actions', 'organize_plans', 'tags']);
+      t.same(tables.map((r) => r.table_name), ['asset_tags', 'assets', 'audit_log', 'duplicate_candidates', 'duplicate_groups', 'duplicate_members', 'embeddings', 'organize_actions', 'organize_plans', 'tags']);
       await t.rejects(createCatalog(sql, { name: 'Family', sourceDirectories: [] }), /already exists/);
       await t.rejects(createCatalog(sql, { name: '  ', sourceDirectories: [] }), /may not be empty/);
       t.equal((await getCatalog(sql, c.id)).name, 'Family', 'found by id');

@@ -21,7 +21,7 @@ export type DatabaseTarget = { kind: 'embedded' } | { kind: 'postgres'; url: str
 export interface LuminaConfig {
   dataDir: string;
   database: DatabaseTarget;
-  /** Cluster mode only (next milestone); null runs everything in-process. */
+  /** Cluster mode: queues, events and worker heartbeats in Redis; null runs everything in-process. */
   redisUrl: string | null;
   workers: number;
   /** Images with more pixels than this are refused before decoding (decompression bombs). */

@@ -81,6 +81,7 @@ export class EmbedService {
           let k = 0;
           for (const got of inputs) if (got) input.set(got.bytes, bytes * k++);
           const result = await pool.embed(input, ok.length);
+          if (this.backend !== result.backend) process.stderr.write(`lumina: embeddings on the TensorFlow.js ${result.backend} backend (${result.model})\n`);
           summary.backend = this.backend = result.backend;
           summary.model = result.model;
           const rows = ok.flatMap((p, j) => p.ids.map((assetId) => ({ assetId, vector: result.vectors.slice(j * result.dim, (j + 1) * result.dim) })));

@@ -8,6 +8,7 @@ import { packHashes, popcount32 } from '../dedupe/hamming-index.js';
 import { burstGroups, exactGroups, formatPairGroups, nearGroups, representatives, type ComputedGroup, type DedupeAsset, type NearPair } from '../dedupe/groups.js';
 import type { PairList } from '../dedupe/join-pool.js';
 import { mergeWithStored } from '../dedupe/review.js';
+import type { EmbedSummary } from '../embed/embed-service.js';
 import { cosine } from '../embed/vectors.js';
 
 /**
@@ -78,6 +79,7 @@ export interface DuplicatesSummary {
   confirmed_pairs: number;
   rejected_by_similarity: number;
   embeddings_used: number;
+  embed: EmbedSummary | null;
   groups: Record<'exact' | 'near' | 'burst' | 'format_pair', number>;
   duration_s: number;
 }
@@ -187,6 +189,8 @@ export interface FinalizeDuplicatesInput {
   assets: DedupeAsset[];
   searched: number;
   pairs: NearPair[];
+  /** What the embed stage did in this process (embedded runs); cluster workers log their own. */
+  embed?: EmbedSummary | null;
 }
 
 /** Detects, merges with the stored review state, writes, and closes the job. */
@@ -223,6 +227,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
     confirmed_pairs: confirmed,
     rejected_by_similarity: rejected,
     embeddings_used: embeddings.size,
+    embed: input.embed ?? null,
     groups: { exact: count('exact'), near: count('near'), burst: count('burst'), format_pair: count('format_pair') },
     duration_s: Math.round(duration * 1000) / 1000,
   };

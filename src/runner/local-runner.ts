@@ -16,7 +16,7 @@ import { PARTIAL_DIR } from '../workers/file-task.js';
 import { RateMeter } from './rate-meter.js';
 import { buildIndex } from '../dedupe/hamming-index.js';
 import { JoinPool } from '../dedupe/join-pool.js';
-import { EmbedService } from '../embed/embed-service.js';
+import { EmbedService, type EmbedSummary } from '../embed/embed-service.js';
 import { finalizeDuplicates, loadForDuplicates, pairsOf, searchInput, type DuplicatesParams, type DuplicatesSummary } from '../jobs/duplicates.js';
 
 /**
@@ -118,9 +118,16 @@ export class LocalRunner implements JobExecutor {
       const params = job.params as unknown as DuplicatesParams;
       const stage = (name: string, done = 0, total = 0) =>
         this.#publisher.publish(job, { done, total, failed: 0, rate: 0, eta_s: null, stage: name }, name !== 'search');
+      let embed: EmbedSummary | null = null;
       if (params.embeddings !== 'off') {
         await stage('embed');
-        await this.embedder().embedPending(catalog, { signal, onProgress: (done, total) => void stage('embed', done, total) });
+        try {
+          embed = await this.embedder().embedPending(catalog, { signal, onProgress: (done, total) => void stage('embed', done, total) });
+        } catch (err) {
+          // 'auto' goes on with the hashes alone; 'on' was a promise of CNN confirmation.
+          if (params.embeddings === 'on') throw new Error(`embeddings were required (--embeddings on) but could not be made: ${messageOf(err)}`);
+          process.stderr.write(`lumina: no embeddings this run (${messageOf(err)}); duplicates are found by their hashes alone\n`);
+        }
       }
       await stage('load');
       const assets = await loadForDuplicates(this.sql, catalog);
@@ -132,7 +139,7 @@ export class LocalRunner implements JobExecutor {
       );
       if (signal.aborted) return null;
       await stage('group', n, n);
-      const { summary, job: finished } = await finalizeDuplicates(this.sql, { catalog, job, params, assets, searched: n, pairs: pairsOf(list, input.reps) });
+      const { summary, job: finished } = await finalizeDuplicates(this.sql, { catalog, job, params, assets, searched: n, pairs: pairsOf(list, input.reps), embed });
       if (finished) this.#publisher.announce(finished);
       return summary;
     });
