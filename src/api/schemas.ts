@@ -142,6 +142,7 @@ export const DuplicatesRequest = Type.Object(
   {
     catalog_id: Uuid,
     threshold: Type.Optional(Type.Integer({ minimum: 0, maximum: 32, description: 'largest pHash distance (of 64 bits) for near duplicates; default 10' })),
+    turned_threshold: Type.Optional(Type.Integer({ minimum: 0, maximum: 32, description: 'largest distance for rotated or mirrored copies; default 3 (never above threshold)' })),
     similarity: Type.Optional(Type.Number({ minimum: -1, maximum: 1, description: 'smallest CNN cosine similarity confirming a borderline pair; default 0.7' })),
     embeddings: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')], { description: 'default auto' })),
   },

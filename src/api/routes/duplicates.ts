@@ -30,7 +30,12 @@ export function duplicateRoutes(deps: ApiDeps) {
       body: DuplicatesRequest,
       responses: { 202: Job, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody },
       async handler({ body }) {
-        const job = await jobs.submitDuplicates(body.catalog_id, { threshold: body.threshold, similarity: body.similarity, embeddings: body.embeddings });
+        const job = await jobs.submitDuplicates(body.catalog_id, {
+          threshold: body.threshold,
+          turned_threshold: body.turned_threshold,
+          similarity: body.similarity,
+          embeddings: body.embeddings,
+        });
         return { status: 202, body: { ...jobView(job), job_id: job.id }, headers: { location: `/api/jobs/${job.id}` } };
       },
     }),

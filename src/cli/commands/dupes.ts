@@ -18,10 +18,11 @@ export function registerDupes(program: Command): void {
     .description('find exact and near duplicates, bursts and format pairs in a catalog (nothing is deleted)')
     .requiredOption('--catalog <name>', 'catalog name or id')
     .option('--threshold <n>', 'largest pHash distance (of 64 bits) for near duplicates (default 10)', int('--threshold'))
+    .option('--turned-threshold <n>', 'largest distance for rotated or mirrored copies (default 3)', int('--turned-threshold'))
     .option('--similarity <x>', 'smallest CNN cosine similarity that confirms a near duplicate (default 0.7)')
     .option('--embeddings <mode>', 'auto (use them where they can be made), on (require them), off', 'auto')
     .option('--status <status>', 'list only groups in this review status (open, resolved, dismissed)')
-    .action(async (opts: { catalog: string; threshold?: number; similarity?: string; embeddings: string; status?: string }, cmd: Command) => {
+    .action(async (opts: { catalog: string; threshold?: number; turnedThreshold?: number; similarity?: string; embeddings: string; status?: string }, cmd: Command) => {
       const flags = cmd.optsWithGlobals<GlobalOptions>();
       if (!['auto', 'on', 'off'].includes(opts.embeddings)) throw new UserError('--embeddings must be auto, on or off');
       if (opts.threshold !== undefined && opts.threshold > 32) throw new UserError('--threshold above 32 would call unrelated pictures duplicates');
@@ -33,7 +34,7 @@ export function registerDupes(program: Command): void {
         try {
           summary = await runDupes(db.sql, config, {
             catalog: opts.catalog,
-            params: { threshold: opts.threshold, similarity, embeddings: opts.embeddings as 'auto' | 'on' | 'off' },
+            params: { threshold: opts.threshold, turned_threshold: opts.turnedThreshold, similarity, embeddings: opts.embeddings as 'auto' | 'on' | 'off' },
             onProgress: bar.update,
           });
         } finally {
