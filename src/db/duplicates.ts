@@ -33,6 +33,12 @@ export async function loadDedupeAssets(sql: Sql, schema: string): Promise<Dedupe
   }));
 }
 
+/** Pictures fingerprinted before the sign hash existed: near search cannot see them until a scan. */
+export async function countStaleFingerprints(sql: Sql, schema: string): Promise<number> {
+  const [row] = await sql.unsafe<{ n: number }[]>(`select count(*)::int as n from ${table(schema, 'assets')} where status = 'ok' and phash is not null and phash_sign is null`);
+  return row?.n ?? 0;
+}
+
 export async function storedGroups(sql: Sql, schema: string): Promise<StoredGroup[]> {
   const rows = await sql.unsafe<{ id: bigint; kind: GroupKind; review_status: StoredGroup['reviewStatus']; members: bigint[] }[]>(
     `select g.id, g.kind, g.review_status, array_agg(m.asset_id order by m.asset_id) as members

@@ -1,6 +1,6 @@
 import type { Catalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
-import { applyReviewActions, loadDedupeAssets, storedGroups } from '../db/duplicates.js';
+import { applyReviewActions, countStaleFingerprints, loadDedupeAssets, storedGroups } from '../db/duplicates.js';
 import { loadEmbeddings } from '../db/embeddings.js';
 import { finishJob, type Job, type JobProgress } from '../db/jobs.js';
 import { createVectorIndex, nativeFaiss } from '../dedupe/faiss.js';
@@ -80,6 +80,8 @@ export interface DuplicatesSummary {
   rejected_by_similarity: number;
   embeddings_used: number;
   embed: EmbedSummary | null;
+  /** Pictures fingerprinted by an older Lumina: near search sees them after the next scan. */
+  stale_fingerprints: number;
   groups: Record<'exact' | 'near' | 'burst' | 'format_pair', number>;
   duration_s: number;
 }
@@ -228,6 +230,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
     rejected_by_similarity: rejected,
     embeddings_used: embeddings.size,
     embed: input.embed ?? null,
+    stale_fingerprints: await countStaleFingerprints(sql, schema),
     groups: { exact: count('exact'), near: count('near'), burst: count('burst'), format_pair: count('format_pair') },
     duration_s: Math.round(duration * 1000) / 1000,
   };

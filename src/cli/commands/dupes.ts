@@ -54,6 +54,9 @@ export function registerDupes(program: Command): void {
             process.stdout.write(`#${g.id} ${g.kind} [${g.review_status}] keep ${g.keeper}\n    ${g.reason}\n`);
             for (const m of g.members) if (m.path !== g.keeper) process.stdout.write(`    ${m.path}${m.distance !== null ? `  (distance ${m.distance}${m.similarity !== null ? `, similarity ${m.similarity}` : ''}${m.orientation && m.orientation !== 'identity' ? `, ${m.orientation}` : ''})` : ''}\n`);
           }
+          if (summary.stale_fingerprints) {
+            process.stderr.write(`lumina: ${summary.stale_fingerprints} pictures were fingerprinted by an older Lumina; scan the catalog again (lumina ingest) so near-duplicate search sees them\n`);
+          }
           const k = summary.groups;
           process.stderr.write(
             `${summary.catalog.name}: ${summary.assets} assets in ${summary.duration_s.toFixed(1)} s: ${k.exact} exact, ${k.near} near, ` +
