@@ -48,44 +48,98 @@ export async function storedGroups(sql: Sql, schema: string): Promise<StoredGrou
   return rows.map((r) => ({ id: Number(r.id), kind: r.kind, reviewStatus: r.review_status, members: r.members.map(Number) }));
 }
 
-async function insertMembers(tx: Sql, schema: string, groupId: number, g: ComputedGroup, only?: Set<number>): Promise<void> {
-  const members = g.members.filter((m) => !only || only.has(m.assetId));
-  for (let i = 0; i < members.length; i += 5000) {
-    const part = members.slice(i, i + 5000);
+interface MemberRows {
+  group: number[];
+  asset: number[];
+  distance: (number | null)[];
+  similarity: (number | null)[];
+  orientation: (number | null)[];
+}
+
+function memberRows(): MemberRows {
+  return { group: [], asset: [], distance: [], similarity: [], orientation: [] };
+}
+
+function addMembers(rows: MemberRows, groupId: number, g: ComputedGroup, only?: Set<number>): void {
+  for (const m of g.members) {
+    if (only && !only.has(m.assetId)) continue;
+    rows.group.push(groupId);
+    rows.asset.push(m.assetId);
+    rows.distance.push(m.distance);
+    rows.similarity.push(m.similarity);
+    rows.orientation.push(m.orientation);
+  }
+}
+
+/** Members upserted in bulk; a member's decision survives (only its measurements change). */
+async function upsertMembers(tx: Sql, schema: string, rows: MemberRows): Promise<void> {
+  for (let i = 0; i < rows.group.length; i += 20000) {
+    const part = (a: unknown[]) => a.slice(i, i + 20000) as never;
     await tx.unsafe(
       `insert into ${table(schema, 'duplicate_members')} (group_id, asset_id, distance, similarity, orientation)
-       select $1, * from unnest($2::int8[], $3::int[], $4::real[], $5::int2[])
+       select * from unnest($1::int8[], $2::int8[], $3::int[], $4::real[], $5::int2[])
        on conflict (group_id, asset_id) do update set distance = excluded.distance, similarity = excluded.similarity, orientation = excluded.orientation`,
-      [groupId, part.map((m) => m.assetId), part.map((m) => m.distance), part.map((m) => m.similarity), part.map((m) => m.orientation)] as never[],
+      [part(rows.group), part(rows.asset), part(rows.distance), part(rows.similarity), part(rows.orientation)],
     );
   }
 }
 
-/** Applies one detection run's review actions in one transaction. */
+/**
+ * Applies one detection run's review actions in one transaction, in bulk: a run over a large
+ * catalog writes tens of thousands of groups, so no statement is issued per group.
+ */
 export async function applyReviewActions(sql: Sql, schema: string, jobId: string, actions: ReviewAction[]): Promise<void> {
   const groups = table(schema, 'duplicate_groups');
   const members = table(schema, 'duplicate_members');
-  await sql.begin(async (tx) => {
+  await sql.begin(async (t) => {
+    const tx = t as unknown as Sql;
     const deletes = actions.filter((a) => a.type === 'delete').map((a) => a.id);
     if (deletes.length) await tx.unsafe(`delete from ${groups} where id = any($1::int8[])`, [deletes as never]);
-    for (const a of actions) {
-      if (a.type === 'insert') {
-        const [row] = await tx.unsafe<{ id: bigint }[]>(
-          `insert into ${groups} (kind, keeper_asset_id, reason, last_job) values ($1, $2, $3, $4) returning id`,
-          [a.group.kind, a.group.keeperId, a.group.reason, jobId],
-        );
-        await insertMembers(tx as unknown as Sql, schema, Number(row!.id), a.group);
-      } else if (a.type === 'update') {
-        await tx.unsafe(`update ${groups} set keeper_asset_id = $2, reason = $3, last_job = $4, updated_at = now() where id = $1`, [a.id, a.group.keeperId, a.group.reason, jobId]);
-        await tx.unsafe(`delete from ${members} where group_id = $1 and asset_id <> all($2::int8[])`, [a.id, a.group.members.map((m) => m.assetId) as never]);
-        await insertMembers(tx as unknown as Sql, schema, a.id, a.group);
-      } else if (a.type === 'add_members') {
-        await tx.unsafe(`update ${groups} set review_status = 'open', last_job = $2, updated_at = now() where id = $1`, [a.id, jobId]);
-        await insertMembers(tx as unknown as Sql, schema, a.id, a.group, new Set(a.added));
-      } else if (a.type === 'keep') {
-        await tx.unsafe(`update ${groups} set last_job = $2 where id = $1`, [a.id, jobId]);
-      }
+
+    const rows = memberRows();
+    const inserts = actions.filter((a) => a.type === 'insert');
+    if (inserts.length) {
+      // Ids drawn first, so groups and their members go in as two bulk statements.
+      const ids = await tx.unsafe<{ id: bigint }[]>(`select nextval(pg_get_serial_sequence($1, 'id')) as id from generate_series(1, $2)`, [
+        `${groups}`,
+        inserts.length,
+      ]);
+      const idOf = ids.map((r) => Number(r.id));
+      await tx.unsafe(
+        `insert into ${groups} (id, kind, keeper_asset_id, reason, last_job) select *, $5::uuid from unnest($1::int8[], $2::text[], $3::int8[], $4::text[])`,
+        [idOf, inserts.map((a) => a.group.kind), inserts.map((a) => a.group.keeperId), inserts.map((a) => a.group.reason), jobId] as never[],
+      );
+      inserts.forEach((a, k) => addMembers(rows, idOf[k]!, a.group));
     }
+
+    const updates = actions.filter((a) => a.type === 'update');
+    if (updates.length) {
+      await tx.unsafe(
+        `update ${groups} g set keeper_asset_id = u.keeper, reason = u.reason, last_job = $4, updated_at = now()
+         from unnest($1::int8[], $2::int8[], $3::text[]) as u(id, keeper, reason) where g.id = u.id`,
+        [updates.map((a) => a.id), updates.map((a) => a.group.keeperId), updates.map((a) => a.group.reason), jobId] as never[],
+      );
+      const keep = memberRows();
+      for (const a of updates) addMembers(keep, a.id, a.group);
+      // Members detection no longer puts in an open group leave it.
+      await tx.unsafe(
+        `delete from ${members} m where m.group_id = any($1::int8[])
+           and not exists (select 1 from unnest($2::int8[], $3::int8[]) as k(g, a) where k.g = m.group_id and k.a = m.asset_id)`,
+        [updates.map((a) => a.id), keep.group, keep.asset] as never[],
+      );
+      for (const a of updates) addMembers(rows, a.id, a.group);
+    }
+
+    const added = actions.filter((a) => a.type === 'add_members');
+    if (added.length) {
+      await tx.unsafe(`update ${groups} set review_status = 'open', last_job = $2, updated_at = now() where id = any($1::int8[])`, [added.map((a) => a.id), jobId] as never[]);
+      for (const a of added) addMembers(rows, a.id, a.group, new Set(a.added));
+    }
+
+    const kept = actions.filter((a) => a.type === 'keep').map((a) => a.id);
+    if (kept.length) await tx.unsafe(`update ${groups} set last_job = $2 where id = any($1::int8[])`, [kept, jobId] as never[]);
+
+    await upsertMembers(tx, schema, rows);
   });
 }
 
