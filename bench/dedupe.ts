@@ -1,4 +1,11 @@
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { resolveConfig } from '../src/config/config.js';
+import { writeShard, type AssetWrite } from '../src/db/assets.js';
+import { createCatalog } from '../src/db/catalogs.js';
+import { openDatabase } from '../src/db/database.js';
+import { runDupes } from '../src/runner/duplicates-runner.js';
 import { createHashIndex, faissStatus, hashesToCodes } from '../src/dedupe/faiss.js';
 import { bruteForceJoin, buildIndex, bytesPerHash } from '../src/dedupe/hamming-index.js';
 import { JoinPool } from '../src/dedupe/join-pool.js';
@@ -8,7 +15,7 @@ import { DEFAULT_THRESHOLD, DEFAULT_TURNED_THRESHOLD } from '../src/jobs/duplica
 import { EMBED_SIZE } from '../src/pipeline/pixels.js';
 
 /**
- * `npm run bench -- dedupe [--sizes 100000,1000000] [--faiss-sample N] [--images N] [--skip-embed]`
+ * `npm run bench -- dedupe [--sizes 100000,1000000] [--faiss-sample N] [--images N] [--skip-embed] [--catalog N]`
  *
  * 1. The near-duplicate self-join at the default threshold (and the 7 turned queries at theirs)
  *    over 10^5 and 10^6 64-bit hashes, uniform and clustered like a photo library, on all cores;
@@ -17,6 +24,7 @@ import { EMBED_SIZE } from '../src/pipeline/pixels.js';
  *    of queries and scaled (the whole run takes minutes).
  * 3. Memory of the hash arrays per hash.
  * 4. CNN embeddings per second on the backend this machine has, one thread against all cores.
+ * 5. With --catalog N: `lumina dupes` end to end over N synthetic assets in the embedded database.
  */
 const log = (s: string) => process.stderr.write(s + '\n');
 const r2 = (x: number) => Math.round(x * 100) / 100;
@@ -122,6 +130,48 @@ async function joinFigures(pool: JoinPool, n: number, kind: 'uniform' | 'cluster
   return row;
 }
 
+/**
+ * `lumina dupes` end to end on the embedded database: N synthetic assets (clustered hashes, no
+ * pictures) written as ingest writes them, then detection twice (the second merges with the
+ * stored groups). Loading, grouping and writing included; embeddings off.
+ */
+async function catalogFigures(n: number) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumina-bench-dupes-'));
+  const config = resolveConfig({ dataDir }, {});
+  const db = await openDatabase(config);
+  try {
+    const c = await createCatalog(db.sql, { name: 'bench', sourceDirectories: ['/bench'] });
+    const [job] = await db.sql<{ id: string }[]>`insert into public.jobs (catalog_id, type, status, params) values (${c.id}, 'scan', 'completed', '{}') returning id`;
+    const hashes = syntheticHashes(n, 'clustered', 5);
+    let t = performance.now();
+    for (let i = 0; i < n; i += 5000) {
+      const rows: AssetWrite[] = [];
+      for (let k = i; k < Math.min(n, i + 5000); k++) {
+        const v = BigInt.asIntN(64, (BigInt(hashes[2 * k]!) << 32n) | BigInt(hashes[2 * k + 1]!));
+        rows.push({
+          path: `/bench/${k % 100}/IMG_${k}.jpg`, size: 3_000_000 + k, mtime: new Date(0), sha256: Buffer.from(k.toString(16).padStart(64, '0'), 'hex'),
+          file_type: 'image', ext: 'jpg', mime: 'image/jpeg', width: 4000, height: 3000, orientation: 1, taken_at: null, taken_at_local: null,
+          tz_offset_min: null, date_source: null, date_confidence: null, date_suspicious: false, date_flags: [], make: null, model: null, lens: null,
+          gps_lat: null, gps_lon: null, gps_alt: null, duration_s: null, dhash: 0n, phash: v, phash_sign: v, fingerprint_version: 2,
+          quality_score: 50 + (k % 37), quality: null, sharpness: 100, exif: null, thumbnail_key: null, status: 'ok', error: null, timings: null, seen_job: job!.id,
+        });
+      }
+      await writeShard(db.sql, c.schema_name, job!.id, rows, []);
+    }
+    const insertS = (performance.now() - t) / 1000;
+    t = performance.now();
+    const first = await runDupes(db.sql, config, { catalog: 'bench', params: { embeddings: 'off' } });
+    const firstS = (performance.now() - t) / 1000;
+    t = performance.now();
+    await runDupes(db.sql, config, { catalog: 'bench', params: { embeddings: 'off' } });
+    const againS = (performance.now() - t) / 1000;
+    return { assets: n, write_assets_s: r2(insertS), dupes_s: r2(firstS), dupes_again_s: r2(againS), near_groups: first.groups.near, candidate_pairs: first.candidate_pairs };
+  } finally {
+    await db.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function embedFigures(images: number) {
   const bytes = EMBED_SIZE * EMBED_SIZE * 3;
   const batch = 16;
@@ -166,12 +216,18 @@ export async function benchDedupe(argv: string[]): Promise<void> {
     }
   }
   await pool.close();
+  let catalog: Record<string, unknown> | null = null;
+  const catalogRows = Number(arg(argv, 'catalog', '0'));
+  if (catalogRows > 0) {
+    catalog = await catalogFigures(catalogRows);
+    log(JSON.stringify(catalog));
+  }
   let embed: Record<string, unknown> | null = null;
   if (!argv.includes('--skip-embed')) {
     embed = await embedFigures(Number(arg(argv, 'images', '192')));
     log(JSON.stringify(embed));
   }
-  process.stdout.write(JSON.stringify({ join: results, embeddings: embed }, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({ join: results, catalog, embeddings: embed }, null, 2) + '\n');
   log('\nself-join (all cores, default threshold, 8 orientations):');
   for (const r of results) {
     log(
@@ -180,5 +236,6 @@ export async function benchDedupe(argv: string[]): Promise<void> {
         (typeof r.faiss_over_ours === 'number' ? `  FAISS binary flat ${r.faiss_flat_s} s = ${r.faiss_over_ours}× ours` : ''),
     );
   }
+  if (catalog) log(`lumina dupes over ${catalog.assets} assets (embedded PGlite): ${catalog.dupes_s} s, again ${catalog.dupes_again_s} s`);
   if (embed) log(`embeddings (${embed.backend}): ${embed.per_s_one_thread}/s on one thread, ${embed[`per_s_${os.availableParallelism()}_threads`]}/s on all cores = ${embed.ratio}×`);
 }

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { buildIndex, joinSlices, type HammingIndex, type JoinSlice } from './hamming-index.js';
+import { joinSlices, type HammingIndex, type JoinSlice } from './hamming-index.js';
 import type { JoinTask } from './join-worker.js';
 
 export interface JoinParams {
@@ -67,4 +67,3 @@ export function concatPairs(parts: Uint32Array[]): PairList {
   return list;
 }
 
-export { buildIndex };
