@@ -120,9 +120,13 @@ t.test('embedded: the same events without Redis', async (t) => {
   await c.next((m) => m.type === 'job_completed', 'job_completed', 120_000);
   checkEventStream(t, c.messages.slice(1), job.id, files);
 
-  // A job that ends otherwise is announced as job_failed, with its status and reason.
+  // A job that ends otherwise is announced as job_failed, with its status and reason. Jobs run one
+  // at a time here, so a job queued behind a busy one is surely still there to cancel.
+  for (let i = 0; i < 10; i++) await writePhoto(path.join(root, 'more', `m${i}.jpg`), { seed: 100 + i, width: 800, height: 600 });
+  const busy = (await api(s.url, 'POST', '/api/jobs/scan', { body: { catalog_id: cid } })).json;
   const second = (await api(s.url, 'POST', '/api/jobs/scan', { body: { catalog_id: cid } })).json;
   t.equal((await api(s.url, 'POST', `/api/jobs/${second.id}/cancel`)).status, 200);
+  await c.next((m) => m.type === 'job_completed' && m.job_id === busy.id, 'the busy job completes', 120_000);
   const failed = await c.next((m) => m.type === 'job_failed' && m.job_id === second.id, 'job_failed');
   t.match(failed, { status: 'cancelled', error: 'cancelled by request', catalog_id: cid });
   await protocolErrors(t, `ws://127.0.0.1:${s.port}/ws`);
