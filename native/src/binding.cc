@@ -34,6 +34,21 @@ auto guarded(const Napi::Env& env, F&& f) -> decltype(f()) {
   }
 }
 
+// k nearest per query as {distances, labels}: float similarities or integer Hamming distances.
+template <typename JsArray, typename T>
+Napi::Object knnResult(Napi::Env env, const std::vector<T>& d, const std::vector<faiss::Index::idx_t>& l) {
+  auto dist = JsArray::New(env, d.size());
+  auto labels = Napi::Float64Array::New(env, l.size());
+  for (size_t i = 0; i < d.size(); i++) {
+    dist[i] = d[i];
+    labels[i] = static_cast<double>(l[i]);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("distances", dist);
+  out.Set("labels", labels);
+  return out;
+}
+
 Napi::Object rangeResult(Napi::Env env, faiss::RangeSearchResult& res, size_t nq, bool floatDistances) {
   auto lims = Napi::Float64Array::New(env, nq + 1);
   for (size_t i = 0; i <= nq; i++) lims[i] = static_cast<double>(res.lims[i]);
@@ -138,16 +153,7 @@ class FloatIndex : public Napi::ObjectWrap<FloatIndex> {
     std::vector<float> d(nq * k);
     std::vector<faiss::Index::idx_t> l(nq * k);
     guarded(env, [&] { index_->search(nq, q.Data(), k, d.data(), l.data()); return 0; });
-    auto dist = Napi::Float32Array::New(env, nq * k);
-    auto labels = Napi::Float64Array::New(env, nq * k);
-    for (size_t i = 0; i < nq * k; i++) {
-      dist[i] = d[i];
-      labels[i] = static_cast<double>(l[i]);
-    }
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("distances", dist);
-    out.Set("labels", labels);
-    return out;
+    return knnResult<Napi::Float32Array>(env, d, l);
   }
   // Every indexed vector with inner product above `radius`, for each query.
   Napi::Value RangeSearch(const Napi::CallbackInfo& info) {
@@ -268,16 +274,7 @@ class BinaryIndex : public Napi::ObjectWrap<BinaryIndex> {
     std::vector<int32_t> d(nq * k);
     std::vector<faiss::Index::idx_t> l(nq * k);
     guarded(env, [&] { index_->search(nq, q.Data(), k, d.data(), l.data()); return 0; });
-    auto dist = Napi::Int32Array::New(env, nq * k);
-    auto labels = Napi::Float64Array::New(env, nq * k);
-    for (size_t i = 0; i < nq * k; i++) {
-      dist[i] = d[i];
-      labels[i] = static_cast<double>(l[i]);
-    }
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("distances", dist);
-    out.Set("labels", labels);
-    return out;
+    return knnResult<Napi::Int32Array>(env, d, l);
   }
   // Every indexed code with Hamming distance below `radius` (strictly, as FAISS defines it).
   Napi::Value RangeSearch(const Napi::CallbackInfo& info) {

@@ -118,3 +118,8 @@ export async function findInterruptedJob(sql: Sql, catalogId: string, type: JobT
     order by created_at desc limit 1`;
   return job ?? null;
 }
+
+/** Seconds since the job started (or was created), for summaries; never zero. */
+export function secondsSinceStart(job: Pick<Job, 'started_at' | 'created_at'>): number {
+  return Math.max(0.001, (Date.now() - (job.started_at ?? job.created_at).getTime()) / 1000);
+}

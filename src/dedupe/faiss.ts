@@ -114,6 +114,22 @@ function readHead(file: string): string {
   }
 }
 
+/**
+ * Keeps query i's k best results sorted, best first: insertion into a short sorted list (k is
+ * small). `better(a, b)`: a ranks before b.
+ */
+function keepBest(labels: Float64Array, values: Float32Array | Int32Array, k: number, i: number, j: number, v: number, better: (a: number, b: number) => boolean): void {
+  let p = k - 1;
+  if (!better(v, values[i * k + p]!)) return;
+  while (p > 0 && better(v, values[i * k + p - 1]!)) {
+    values[i * k + p] = values[i * k + p - 1]!;
+    labels[i * k + p] = labels[i * k + p - 1]!;
+    p--;
+  }
+  values[i * k + p] = v;
+  labels[i * k + p] = j;
+}
+
 /** Growable storage on a SharedArrayBuffer, so threads could share it. */
 class SharedGrowable<T extends Float32Array | Uint8Array> {
   data: T;
@@ -159,18 +175,7 @@ class JsVectorIndex implements VectorIndex {
     const labels = new Float64Array(nq * k).fill(-1);
     const distances = new Float32Array(nq * k).fill(-Infinity);
     for (let i = 0; i < nq; i++) {
-      this.#dots(q, i, (j, ip) => {
-        // Insertion into this query's sorted top k (k is small).
-        let p = k - 1;
-        if (ip <= distances[i * k + p]!) return;
-        while (p > 0 && distances[i * k + p - 1]! < ip) {
-          distances[i * k + p] = distances[i * k + p - 1]!;
-          labels[i * k + p] = labels[i * k + p - 1]!;
-          p--;
-        }
-        distances[i * k + p] = ip;
-        labels[i * k + p] = j;
-      });
+      this.#dots(q, i, (j, ip) => keepBest(labels, distances, k, i, j, ip, (a, b) => a > b));
     }
     return { labels, distances };
   }
@@ -226,17 +231,7 @@ class JsHashIndex implements HashIndex {
     const labels = new Float64Array(nq * k).fill(-1);
     const distances = new Int32Array(nq * k).fill(0x7fffffff);
     for (let i = 0; i < nq; i++) {
-      this.#distances(q, i, (j, d) => {
-        let p = k - 1;
-        if (d >= distances[i * k + p]!) return;
-        while (p > 0 && distances[i * k + p - 1]! > d) {
-          distances[i * k + p] = distances[i * k + p - 1]!;
-          labels[i * k + p] = labels[i * k + p - 1]!;
-          p--;
-        }
-        distances[i * k + p] = d;
-        labels[i * k + p] = j;
-      });
+      this.#distances(q, i, (j, d) => keepBest(labels, distances, k, i, j, d, (a, b) => a < b));
     }
     return { labels, distances };
   }

@@ -2,7 +2,7 @@ import type { Catalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
 import { applyReviewActions, countStaleFingerprints, loadDedupeAssets, storedGroups } from '../db/duplicates.js';
 import { loadEmbeddings } from '../db/embeddings.js';
-import { finishJob, type Job, type JobProgress } from '../db/jobs.js';
+import { finishJob, secondsSinceStart, type Job, type JobProgress } from '../db/jobs.js';
 import { createVectorIndex, nativeFaiss } from '../dedupe/faiss.js';
 import { packHashes, popcount32 } from '../dedupe/hamming-index.js';
 import { burstGroups, exactGroups, formatPairGroups, nearGroups, representatives, type ComputedGroup, type DedupeAsset, type NearPair } from '../dedupe/groups.js';
@@ -217,7 +217,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
   const { groups, confirmed, rejected } = detect(assets, [...pairs, ...proposed], embeddings, params);
   await applyReviewActions(sql, schema, job.id, mergeWithStored(await storedGroups(sql, schema), groups));
   const count = (k: ComputedGroup['kind']) => groups.filter((g) => g.kind === k).length;
-  const duration = Math.max(0.001, (Date.now() - (job.started_at ?? job.created_at).getTime()) / 1000);
+  const duration = secondsSinceStart(job);
   const summary: DuplicatesSummary = {
     catalog: { id: catalog.id, name: catalog.name },
     job_id: job.id,

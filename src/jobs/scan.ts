@@ -1,7 +1,7 @@
 import { markMissing } from '../db/assets.js';
 import type { Catalog, OutputDirs } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
-import { finishJob, type Job, type JobProgress } from '../db/jobs.js';
+import { finishJob, secondsSinceStart, type Job, type JobProgress } from '../db/jobs.js';
 import { discover, type DiscoveredFile, type DiscoveryProblem } from '../pipeline/discover.js';
 import { emptyTimings, ingestShard, STAGES, type ShardContext, type ShardOutcome, type StageTimings } from '../pipeline/ingest-shard.js';
 import type { ProgressPublisher } from './progress-publisher.js';
@@ -121,8 +121,7 @@ export interface FinalizeInput {
 export async function finalizeScan(sql: Sql, input: FinalizeInput): Promise<{ summary: ScanSummary; job: Job | null }> {
   const { catalog, job, plan, totals, failedShards } = input;
   const missing = failedShards.length ? 0 : await markMissing(sql, catalog.schema_name, job.id, plan.walked);
-  const started = (job.started_at ?? job.created_at).getTime();
-  const duration = Math.max(0.001, (Date.now() - started) / 1000);
+  const duration = secondsSinceStart(job);
   const summary: ScanSummary = {
     catalog: { id: catalog.id, name: catalog.name },
     job_id: job.id,

@@ -2,10 +2,8 @@ import type { LuminaConfig } from '../config/config.js';
 import { getCatalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
 import { createJob, findInterruptedJob, finishJob, type JobProgress } from '../db/jobs.js';
-import { LocalEventBus } from '../events/job-events.js';
 import { duplicatesParams, type DuplicatesParams, type DuplicatesSummary } from '../jobs/duplicates.js';
-import { UserError } from '../util/errors.js';
-import { LocalRunner } from './local-runner.js';
+import { runJobHere } from './local-runner.js';
 
 export interface DupesOptions {
   catalog: string;
@@ -21,17 +19,5 @@ export async function runDupes(sql: Sql, config: LuminaConfig, opts: DupesOption
   const job = await createJob(sql, catalog.id, 'duplicates', params as unknown as Record<string, unknown>, 'queued');
   // Detection writes its groups in one transaction at the end, so a cut-off run left nothing half done.
   if (interrupted) await finishJob(sql, interrupted.id, 'failed', { error: `interrupted before it finished; run again by job ${job.id}` });
-  const bus = new LocalEventBus();
-  const unsubscribe = bus.subscribe((e) => {
-    if (e.job_id === job.id) opts.onProgress?.(e.progress);
-  });
-  const runner = new LocalRunner(sql, config, bus);
-  try {
-    const summary = await runner.runDuplicates(job, catalog);
-    if (!summary) throw new UserError(`job ${job.id} was cancelled`);
-    return summary;
-  } finally {
-    unsubscribe();
-    await runner.close();
-  }
+  return runJobHere(sql, config, job, opts.onProgress, (runner) => runner.runDuplicates(job, catalog));
 }

@@ -4,10 +4,9 @@ import type { LuminaConfig } from '../config/config.js';
 import { addSourceDirectories, createCatalog, findCatalog, type Catalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
 import { createJob, findInterruptedJob, finishJob, type JobProgress } from '../db/jobs.js';
-import { LocalEventBus } from '../events/job-events.js';
 import type { ScanParams, ScanSummary } from '../jobs/scan.js';
 import { UserError } from '../util/errors.js';
-import { LocalRunner } from './local-runner.js';
+import { runJobHere } from './local-runner.js';
 
 export interface IngestOptions {
   roots: string[];
@@ -60,20 +59,7 @@ async function ingestLocked(sql: Sql, config: LuminaConfig, catalog: Catalog, ro
   const params: ScanParams = { directories: roots, runner: 'local' };
   const job = await createJob(sql, catalog.id, 'scan', params as unknown as Record<string, unknown>, 'queued');
   if (interrupted) await finishJob(sql, interrupted.id, 'failed', { error: `interrupted before it finished; resumed by job ${job.id}` });
-
-  const bus = new LocalEventBus();
-  const unsubscribe = bus.subscribe((e) => {
-    if (e.job_id === job.id) opts.onProgress?.(e.progress);
-  });
-  const runner = new LocalRunner(sql, config, bus);
-  try {
-    const summary = await runner.runScan(job, catalog);
-    if (!summary) throw new UserError(`job ${job.id} was cancelled`);
-    return summary;
-  } finally {
-    unsubscribe();
-    await runner.close();
-  }
+  return runJobHere(sql, config, job, opts.onProgress, (runner) => runner.runScan(job, catalog));
 }
 
 async function ensureCatalog(sql: Sql, name: string, roots: string[]): Promise<Catalog> {

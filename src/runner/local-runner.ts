@@ -4,14 +4,14 @@ import path from 'node:path';
 import type { LuminaConfig } from '../config/config.js';
 import { outputDirs, type Catalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
-import { finishJob, markJobRunning, type Job } from '../db/jobs.js';
-import type { EventBus } from '../events/job-events.js';
+import { finishJob, markJobRunning, type Job, type JobProgress } from '../db/jobs.js';
+import { LocalEventBus, type EventBus } from '../events/job-events.js';
 import { workerInfo, type JobExecutor, type WorkerInfo } from '../jobs/executor.js';
 import { openShardWork } from '../jobs/shard-work.js';
 import { MemoryLedger } from '../jobs/ledger.js';
 import { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type ScanParams, type ScanSummary, type ShardWork } from '../jobs/scan.js';
-import { messageOf } from '../util/errors.js';
+import { messageOf, UserError } from '../util/errors.js';
 import { PARTIAL_DIR } from '../workers/file-task.js';
 import { RateMeter } from './rate-meter.js';
 import { buildIndex } from '../dedupe/hamming-index.js';
@@ -24,6 +24,32 @@ import { finalizeDuplicates, loadForDuplicates, pairsOf, searchInput, type Dupli
  * the same scan steps the queue workers run. Used by `lumina ingest` and by `lumina serve`
  * when no Redis is configured.
  */
+/**
+ * Runs one job in this process with a runner of its own and waits for it: what `lumina ingest`
+ * and `lumina dupes` do. Progress events of that job go to `onProgress`; a cancelled job throws.
+ */
+export async function runJobHere<T>(
+  sql: Sql,
+  config: LuminaConfig,
+  job: Job,
+  onProgress: ((p: JobProgress) => void) | undefined,
+  run: (runner: LocalRunner) => Promise<T | null>,
+): Promise<T> {
+  const bus = new LocalEventBus();
+  const unsubscribe = bus.subscribe((e) => {
+    if (e.job_id === job.id) onProgress?.(e.progress);
+  });
+  const runner = new LocalRunner(sql, config, bus);
+  try {
+    const result = await run(runner);
+    if (!result) throw new UserError(`job ${job.id} was cancelled`);
+    return result;
+  } finally {
+    unsubscribe();
+    await runner.close();
+  }
+}
+
 export class LocalRunner implements JobExecutor {
   readonly mode = 'embedded' as const;
   readonly #ledger = new MemoryLedger();
