@@ -114,7 +114,9 @@ async function contract(t: Test, base: string, mode: 'embedded' | 'cluster', dat
   const late = await api(base, 'POST', `/api/jobs/${job.id}/cancel`);
   t.equal(late.status, 409, 'a finished job cannot be cancelled');
   t.equal(late.json.error.code, 'conflict');
-  const next = await api(base, 'POST', '/api/jobs/scan', { body: { catalog_id: cid, directories: [path.join(root, '2019')] } });
+  // New pictures give the next scan real work, so it is still running when the cancel arrives.
+  for (let i = 0; i < 12; i++) await writePhoto(path.join(root, 'busy', `b${i}.jpg`), { seed: 50 + i, width: 2400, height: 1800 });
+  const next = await api(base, 'POST', '/api/jobs/scan', { body: { catalog_id: cid, directories: [path.join(root, 'busy')] } });
   t.equal(next.status, 202, 'a sub-directory may be scanned');
   const cancelled = await api(base, 'POST', `/api/jobs/${next.json.job_id}/cancel`);
   t.equal(cancelled.status, 200);

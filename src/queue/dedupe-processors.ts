@@ -2,7 +2,7 @@ import type { Job as BullJob } from 'bullmq';
 import { findCatalog, type Catalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
 import { clearCandidates, readCandidates, writeCandidates } from '../db/duplicates.js';
-import { finishJob, getJob, isFinal, markJobRunning } from '../db/jobs.js';
+import { finishJob, getJob, isFinal } from '../db/jobs.js';
 import { buildIndex, joinSlices, type HammingIndex, type JoinSlice } from '../dedupe/hamming-index.js';
 import type { JoinPool } from '../dedupe/join-pool.js';
 import type { EmbedService } from '../embed/embed-service.js';
@@ -10,6 +10,7 @@ import { finalizeDuplicates, loadForDuplicates, pairsOf, searchInput, type Dupli
 import type { JobLedger } from '../jobs/ledger.js';
 import type { ProgressPublisher } from '../jobs/progress-publisher.js';
 import type { QueueSet } from './cluster-executor.js';
+import { claimJob } from './processors.js';
 import { bullIds, RETRYING, type DedupeFinalizePayload, type DedupePlanPayload, type EmbedPayload, type SearchPayload } from './names.js';
 
 export interface DedupeProcessorDeps {
@@ -50,10 +51,9 @@ export function createDedupeProcessors(deps: DedupeProcessorDeps) {
   };
 
   async function plan(bull: BullJob<DedupePlanPayload>) {
-    const job = await getJob(sql, bull.data.job_id);
-    if (!job || isFinal(job.status)) return { skipped: job ? job.status : 'gone' };
-    const catalog = job.catalog_id ? await catalogOf(job.catalog_id) : null;
-    if (!catalog || !(await markJobRunning(sql, job.id))) return { skipped: 'gone' };
+    const claimed = await claimJob(sql, bull.data.job_id, catalogOf);
+    if (claimed.skipped !== undefined) return { skipped: claimed.skipped };
+    const { job, catalog } = claimed;
     if (await queues.queues.dedupe.getJob(bullIds.dedupeFinalize(job.id))) return { skipped: 'already planned' };
     const params = job.params as unknown as DuplicatesParams;
     await publisher.publish(job, { done: 0, total: 0, failed: 0, rate: 0, eta_s: null, stage: 'plan' });

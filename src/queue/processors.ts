@@ -3,7 +3,7 @@ import { WaitingError } from 'bullmq';
 import type { LuminaConfig } from '../config/config.js';
 import { findCatalog, outputDirs, type Catalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
-import { getJob, isFinal, markJobRunning } from '../db/jobs.js';
+import { getJob, isFinal, markJobRunning, type Job } from '../db/jobs.js';
 import type { JobLedger } from '../jobs/ledger.js';
 import type { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type ScanParams, type ShardWork } from '../jobs/scan.js';
@@ -26,6 +26,22 @@ export interface ProcessorDeps {
 
 type ShardResult = Omit<ShardOutcome, 'aborted'> | { cancelled: true };
 
+/**
+ * The first step of a queued job: its row, still to do, with its catalog, now marked running.
+ * Otherwise why it is skipped (ended, or gone with its catalog).
+ */
+export async function claimJob(
+  sql: Sql,
+  jobId: string,
+  catalogOf: (id: string) => Promise<Catalog | null>,
+): Promise<{ job: Job; catalog: Catalog; skipped?: undefined } | { skipped: string }> {
+  const job = await getJob(sql, jobId);
+  if (!job || isFinal(job.status)) return { skipped: job ? job.status : 'gone' };
+  const catalog = job.catalog_id ? await catalogOf(job.catalog_id) : null;
+  if (!catalog || !(await markJobRunning(sql, job.id))) return { skipped: 'gone' };
+  return { job, catalog };
+}
+
 /** What each queue's jobs do: thin adapters from BullMQ jobs to the scan steps. */
 export function createProcessors(deps: ProcessorDeps) {
   const { sql, config, queues, ledger, publisher } = deps;
@@ -41,10 +57,9 @@ export function createProcessors(deps: ProcessorDeps) {
   };
 
   async function discover(bull: BullJob<DiscoverPayload>): Promise<{ shards: number } | { skipped: string }> {
-    const job = await getJob(sql, bull.data.job_id);
-    if (!job || isFinal(job.status)) return { skipped: job ? job.status : 'gone' };
-    const catalog = job.catalog_id ? await catalogOf(job.catalog_id) : null;
-    if (!catalog || !(await markJobRunning(sql, job.id))) return { skipped: 'gone' };
+    const claimed = await claimJob(sql, bull.data.job_id, catalogOf);
+    if (claimed.skipped !== undefined) return { skipped: claimed.skipped };
+    const { job, catalog } = claimed;
     // A retried discover finds its flow already added: adding it again would be a no-op anyway.
     if (await queues.queues.finalize.getJob(bullIds.finalize(job.id))) return { skipped: 'already planned' };
 
