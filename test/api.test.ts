@@ -171,7 +171,7 @@ async function contract(t: Test, base: string, mode: 'embedded' | 'cluster', dat
 
   const doc = (await api(base, 'GET', '/api/openapi.json')).json;
   t.equal(doc.openapi, '3.1.0');
-  for (const p of ['/api/catalogs', '/api/catalogs/{id}', '/api/jobs/scan', '/api/jobs/{id}', '/api/jobs/{id}/cancel', '/api/catalogs/{id}/assets', '/health', '/metrics', '/api/workers']) {
+  for (const p of ['/api/catalogs', '/api/catalogs/{id}', '/api/jobs/scan', '/api/jobs/{id}', '/api/jobs/{id}/cancel', '/api/catalogs/{id}/assets', '/api/jobs/duplicates', '/api/catalogs/{id}/duplicates', '/api/catalogs/{id}/duplicates/{group_id}', '/api/catalogs/{id}/duplicates/{group_id}/resolve', '/health', '/metrics', '/api/workers']) {
     t.ok(doc.paths[p], `openapi describes ${p}`);
   }
   t.equal(doc.components.schemas.ScanRequest.additionalProperties, false, 'the document carries the validating schema');

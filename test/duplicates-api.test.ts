@@ -3,6 +3,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
+import { Value } from '@sinclair/typebox/value';
+import { DuplicateGroup, DuplicateMember, DuplicatePage } from '../src/api/schemas.js';
 import { configFor, envFor } from './helpers/postgres.js';
 import { api, jobDone, redisPrefix, REDIS_URL, startServe, startWorker, waitFor } from './helpers/server.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -75,6 +77,7 @@ async function contract(t: Test, base: string, root: string) {
 
   const all = await api(base, 'GET', `/api/catalogs/${cid}/duplicates?limit=500`);
   t.equal(all.status, 200, 'groups listed');
+  t.ok(Value.Check(DuplicatePage, [DuplicateGroup, DuplicateMember], all.json), `the page matches its OpenAPI schema ${[...Value.Errors(DuplicatePage, [DuplicateGroup, DuplicateMember], all.json)].slice(0, 2).map((e) => e.path + ' ' + e.message).join('; ')}`);
   const kinds = (k: string) => all.json.items.filter((g: { kind: string }) => g.kind === k);
   t.equal(kinds('exact').length, 1, 'one exact group');
   t.same(kinds('exact')[0].members.map((m: { path: string }) => m.path).sort(), [path.join(root, 'backup', 'original copy.jpg'), path.join(root, 'trip-0', 'original.jpg')]);
