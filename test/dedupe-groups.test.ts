@@ -7,7 +7,7 @@ let nextId = 1;
 function asset(o: Partial<DedupeAsset> & { path: string }): DedupeAsset {
   return {
     id: nextId++, sha256: null, hash: 0n, quality: 50, width: 4000, height: 3000, size: 3_000_000, sharpness: 100,
-    make: null, model: null, takenAt: null, dateConfidence: null, ext: o.path.split('.').pop()!.toLowerCase(), ...o,
+    make: null, model: null, takenAt: null, dateConfidence: null, ext: o.path.split('.').pop()!.toLowerCase(), video: false, ...o,
   };
 }
 
@@ -25,6 +25,17 @@ t.test('near groups never chain: every member is within reach of its keeper', as
   t.equal(groups[0]!.keeperId, a.id, 'the best copy keeps');
   t.same(groups[0]!.members.map((m) => m.assetId).sort(), [a.id, b.id].sort(), 'c is not pulled in through b');
   t.match(groups[0]!.reason, /highest quality score of 2: 90\.0/);
+});
+
+t.test('a still and a video sharing a frame are not near duplicates', async (t) => {
+  const still = asset({ path: '/v/frame.jpg' });
+  const clip = asset({ path: '/v/clip.mp4', video: true });
+  const clip2 = asset({ path: '/v/clip-copy.mov', video: true });
+  const byId = new Map([still, clip, clip2].map((x) => [x.id, x]));
+  const pair = (a: DedupeAsset, b: DedupeAsset) => ({ a: a.id, b: b.id, distance: 0, orientation: 0, similarity: null });
+  const groups = nearGroups(byId, [pair(still, clip), pair(clip, clip2)], []);
+  t.equal(groups.length, 1);
+  t.same(groups[0]!.members.map((m) => m.assetId).sort(), [clip.id, clip2.id].sort(), 'the two videos, not the still');
 });
 
 t.test('exact groups list every path; copies are one representative for near search', async (t) => {

@@ -9,10 +9,10 @@ export async function loadDedupeAssets(sql: Sql, schema: string): Promise<Dedupe
     {
       id: bigint; path: string; sha256: Buffer | null; phash_sign: bigint | null; quality_score: number | null; width: number | null;
       height: number | null; size: bigint; sharpness: number | null; make: string | null; model: string | null; taken_at: Date | null;
-      date_confidence: number | null; ext: string;
+      date_confidence: number | null; ext: string; file_type: string;
     }[]
   >(
-    `select id, path, sha256, phash_sign, quality_score, width, height, size, sharpness, make, model, taken_at, date_confidence, ext
+    `select id, path, sha256, phash_sign, quality_score, width, height, size, sharpness, make, model, taken_at, date_confidence, ext, file_type
      from ${table(schema, 'assets')} where status = 'ok' order by id`,
   );
   return rows.map((r) => ({
@@ -30,6 +30,7 @@ export async function loadDedupeAssets(sql: Sql, schema: string): Promise<Dedupe
     takenAt: r.taken_at,
     dateConfidence: r.date_confidence,
     ext: r.ext,
+    video: r.file_type === 'video',
   }));
 }
 

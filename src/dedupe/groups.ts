@@ -24,6 +24,8 @@ export interface DedupeAsset {
   /** Confidence of takenAt; bursts and format pairs need a real capture time (EXIF). */
   dateConfidence: number | null;
   ext: string;
+  /** A video's hash is one frame's: videos are compared with videos only. */
+  video: boolean;
 }
 
 export type GroupKind = 'exact' | 'near' | 'burst' | 'format_pair';
@@ -209,6 +211,8 @@ export function nearGroups(assets: Map<number, DedupeAsset>, pairs: NearPair[], 
   const neighbours = new Map<number, NearPair[]>();
   for (const p of pairs) {
     if (together.get(p.a)?.has(p.b)) continue;
+    // A still and a video sharing a frame are not copies of each other.
+    if (assets.get(p.a)!.video !== assets.get(p.b)!.video) continue;
     for (const id of [p.a, p.b]) {
       let list = neighbours.get(id);
       if (!list) neighbours.set(id, (list = []));
