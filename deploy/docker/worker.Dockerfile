@@ -15,7 +15,7 @@ COPY native ./native
 RUN npm run build && npm run build:native && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends perl ffmpeg libblas3 liblapack3 libgomp1 && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends perl ffmpeg libblas3 liblapack3 libopenblas0-pthread libgomp1 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production LUMINA_DATA_DIR=/data
 COPY --from=build /app/node_modules ./node_modules
