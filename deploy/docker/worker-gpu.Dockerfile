@@ -9,7 +9,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certifi
   && rm -rf /var/lib/apt/lists/*
 
 FROM nvidia/cuda:12.2.2-cudnn8-devel-ubuntu22.04 AS build
-RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certificates build-essential python3 git cmake libblas-dev liblapack-dev \
+RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certificates build-essential python3 git cmake libopenblas-dev liblapack-dev \
   && curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
