@@ -160,3 +160,38 @@ t.test('cluster serve: the search sharded over queue workers', async (t) => {
   await waitFor('both workers', async () => (await api(served.url, 'GET', '/api/workers')).json.length === 2);
   await contract(t, served.url, await library(t));
 });
+
+t.test('cluster: a worker SIGKILLed mid-detection; another takes its work and the groups are whole', async (t) => {
+  const config = await configFor(t, 'postgres');
+  const env = { ...envFor(config), REDIS_URL, LUMINA_QUEUE_PREFIX: redisPrefix(t), LUMINA_SHARD_SIZE: '5', LUMINA_EMBED_BATCH: '2' };
+  const served = await startServe(t, env);
+  const victim = await startWorker(t, env, ['--lock-ms', '2000']);
+  await startWorker(t, env, ['--lock-ms', '2000']);
+  await waitFor('both workers', async () => (await api(served.url, 'GET', '/api/workers')).json.length === 2);
+  const root = await library(t);
+  const cid = (await api(served.url, 'POST', '/api/catalogs', { body: { name: 'Kill', source_directories: [root] } })).json.id;
+  const scan = await api(served.url, 'POST', '/api/jobs/scan', { body: { catalog_id: cid } });
+  t.equal((await jobDone(served.url, scan.json.id)).status, 'completed');
+
+  const job = (await api(served.url, 'POST', '/api/jobs/duplicates', { body: { catalog_id: cid } })).json;
+  // The victim is killed while it holds part of this job (an embed batch or a search slice).
+  const busy = await waitFor(
+    'the victim at work on the job',
+    async () => {
+      const state = (await api(served.url, 'GET', `/api/jobs/${job.id}`)).json.status;
+      if (['completed', 'failed', 'cancelled'].includes(state)) return 'too late';
+      const me = (await api(served.url, 'GET', '/api/workers')).json.find((w: { pid: number }) => w.pid === victim.proc.pid);
+      return me?.active_shards > 0 ? 'busy' : null;
+    },
+    120_000,
+    20,
+  );
+  t.equal(busy, 'busy', 'killed mid-job');
+  t.equal((await victim.stop('SIGKILL')).signal, 'SIGKILL');
+  const done = await jobDone(served.url, job.id, undefined, 240_000);
+  t.equal(done.status, 'completed', done.error ?? 'completed');
+  const groups = (await api(served.url, 'GET', `/api/catalogs/${cid}/duplicates?limit=500`)).json.items as { kind: string; members: unknown[] }[];
+  const count = (k: string) => groups.filter((g) => g.kind === k).length;
+  t.same([count('exact'), count('near'), count('burst'), count('format_pair')], [1, 3, 1, 1], 'every group, once');
+  t.ok(groups.filter((g) => g.kind === 'near').every((g) => g.members.length === 5), 'every near group whole');
+});
