@@ -24,7 +24,7 @@ t.test('near groups never chain: every member is within reach of its keeper', as
   t.equal(groups.length, 1);
   t.equal(groups[0]!.keeperId, a.id, 'the best copy keeps');
   t.same(groups[0]!.members.map((m) => m.assetId).sort(), [a.id, b.id].sort(), 'c is not pulled in through b');
-  t.match(groups[0]!.reason, /highest quality score of 2: 90\.0/);
+  t.match(groups[0]!.reason, /highest quality score among 2 copies: 90\.0/);
 });
 
 t.test('a still and a video sharing a frame are not near duplicates', async (t) => {

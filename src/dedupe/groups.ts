@@ -74,9 +74,9 @@ function keeperReason(best: DedupeAsset, next: DedupeAsset | undefined, count: n
   const q = (a: DedupeAsset) => (a.quality ?? 0).toFixed(1);
   if (!next) return `quality ${q(best)} (${describe(best)})`;
   if ((best.quality ?? -1) > (next.quality ?? -1)) {
-    return `highest quality score of ${count}: ${q(best)} (${describe(best)}) against ${q(next)} (${describe(next)})`;
+    return `the highest quality score among ${count} copies: ${q(best)} (${describe(best)}) against ${q(next)} (${describe(next)})`;
   }
-  return `quality tied at ${q(best)} among ${count}; kept the one with more pixels, then more bytes, the earlier capture, the shorter path (${describe(best)})`;
+  return `quality tied at ${q(best)} among ${count} copies; kept the one with more pixels, then more bytes, the earlier capture, the shorter path (${describe(best)})`;
 }
 
 /** Same bytes: every path, the keeper the earliest captured, then shortest path. */

@@ -60,7 +60,8 @@ export function registerDupes(program: Command): void {
           const k = summary.groups;
           process.stderr.write(
             `${summary.catalog.name}: ${summary.assets} assets in ${summary.duration_s.toFixed(1)} s: ${k.exact} exact, ${k.near} near, ` +
-              `${k.burst} burst, ${k.format_pair} format-pair groups (${summary.confirmed_pairs} of ${summary.candidate_pairs} candidate pairs confirmed; ${summary.embeddings_used} embeddings)\n`,
+              `${k.burst} burst, ${k.format_pair} format-pair groups (${summary.confirmed_pairs} of ${summary.candidate_pairs + summary.proposed_by_embeddings} ` +
+              `candidate pairs confirmed, ${summary.proposed_by_embeddings} of them proposed by the CNN; ${summary.embeddings_used} embeddings)\n`,
           );
         }
       });
