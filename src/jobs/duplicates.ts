@@ -53,7 +53,10 @@ export function searchInput(assets: DedupeAsset[]): SearchInput {
   return { reps, hashes: packHashes(reps.map((r) => r.hash!)) };
 }
 
-/** The join's numbered pairs as asset pairs (a < b), the smallest distance kept per pair. */
+/**
+ * The join's numbered pairs as asset pairs (a < b), the smallest distance kept per pair; on a tie
+ * the untouched orientation, which the CNN can still check.
+ */
 export function pairsOf(list: PairList, reps: DedupeAsset[]): NearPair[] {
   const best = new Map<string, NearPair>();
   for (let k = 0; k < list.length; k++) {
@@ -62,7 +65,8 @@ export function pairsOf(list: PairList, reps: DedupeAsset[]): NearPair[] {
     if (a > b) [a, b] = [b, a];
     const key = `${a},${b}`;
     const had = best.get(key);
-    if (!had || list.distance[k]! < had.distance) best.set(key, { a, b, distance: list.distance[k]!, orientation: list.orientation[k]!, similarity: null });
+    const d = list.distance[k]!;
+    if (!had || d < had.distance || (d === had.distance && list.orientation[k] === 0 && had.orientation !== 0)) best.set(key, { a, b, distance: d, orientation: list.orientation[k]!, similarity: null });
   }
   return [...best.values()];
 }
