@@ -11,8 +11,7 @@ import { QueueSet } from './cluster-executor.js';
 import { QUEUE_NAMES, type QueueName } from './names.js';
 import { createProcessors } from './processors.js';
 import { createDedupeProcessors } from './dedupe-processors.js';
-import { JoinPool } from '../dedupe/join-pool.js';
-import { EmbedService } from '../embed/embed-service.js';
+import { openDedupeWork, type DedupeWork } from '../jobs/dedupe-work.js';
 import { RedisEventBus } from './redis-event-bus.js';
 import { RedisLedger } from './redis-ledger.js';
 import { connectRedis } from './redis.js';
@@ -47,8 +46,7 @@ export class LuminaWorker {
   readonly #startedAt = new Date();
   #stopping: Promise<void> | null = null;
   #active = 0;
-  #joinPool: JoinPool | null = null;
-  #embedder: EmbedService | null = null;
+  readonly #dedupeWork: DedupeWork;
 
   constructor(
     private readonly sql: Sql,
@@ -62,6 +60,7 @@ export class LuminaWorker {
     this.#ledger = new RedisLedger(this.#redis, config.queuePrefix);
     this.#publisher = new ProgressPublisher(sql, this.#bus, this.#ledger);
     this.#shardWork = openShardWork(sql, config);
+    this.#dedupeWork = openDedupeWork(sql, config);
   }
 
   start(): void {
@@ -80,8 +79,8 @@ export class LuminaWorker {
       queues: this.#queues,
       ledger: this.#ledger,
       publisher: this.#publisher,
-      joins: () => (this.#joinPool ??= new JoinPool(this.config.workers)),
-      embedder: () => (this.#embedder ??= new EmbedService(this.sql, this.config)),
+      joins: this.#dedupeWork.joins,
+      embedder: this.#dedupeWork.embedder,
     });
     const all = { ...processors, ...dedupeProcessors };
     // A search or embed job spreads over this host's threads itself: one at a time.
@@ -135,8 +134,7 @@ export class LuminaWorker {
       await this.#bus.close();
       await this.#queues.close();
       await this.#shardWork.close();
-      await this.#joinPool?.close();
-      await this.#embedder?.close();
+      await this.#dedupeWork.close();
       await this.#redis.quit().catch(() => this.#redis.disconnect());
     })();
     return this.#stopping;

@@ -15,8 +15,8 @@ import { messageOf, UserError } from '../util/errors.js';
 import { PARTIAL_DIR } from '../workers/file-task.js';
 import { RateMeter } from './rate-meter.js';
 import { buildIndex } from '../dedupe/hamming-index.js';
-import { JoinPool } from '../dedupe/join-pool.js';
-import { EmbedService, type EmbedSummary } from '../embed/embed-service.js';
+import type { EmbedSummary } from '../embed/embed-service.js';
+import { openDedupeWork, type DedupeWork } from '../jobs/dedupe-work.js';
 import { finalizeDuplicates, loadForDuplicates, pairsOf, searchInput, type DuplicatesParams, type DuplicatesSummary } from '../jobs/duplicates.js';
 
 /**
@@ -59,8 +59,7 @@ export class LocalRunner implements JobExecutor {
   readonly #startedAt = new Date();
   #chain: Promise<unknown> = Promise.resolve();
   #work: ShardWork | null = null;
-  #joinPool: JoinPool | null = null;
-  #embedder: EmbedService | null = null;
+  readonly #dedupe: DedupeWork;
   #closers: (() => Promise<void>)[] = [];
 
   constructor(
@@ -69,6 +68,7 @@ export class LocalRunner implements JobExecutor {
     bus: EventBus,
   ) {
     this.#publisher = new ProgressPublisher(sql, bus, this.#ledger);
+    this.#dedupe = openDedupeWork(sql, config);
   }
 
   async submit(job: Job, catalog: Catalog): Promise<void> {
@@ -148,7 +148,7 @@ export class LocalRunner implements JobExecutor {
       if (params.embeddings !== 'off') {
         await stage('embed');
         try {
-          embed = await this.embedder().embedPending(catalog, { signal, onProgress: (done, total) => void stage('embed', done, total) });
+          embed = await this.#dedupe.embedder().embedPending(catalog, { signal, onProgress: (done, total) => void stage('embed', done, total) });
         } catch (err) {
           // 'auto' goes on with the hashes alone; 'on' was a promise of CNN confirmation.
           if (params.embeddings === 'on') throw new Error(`embeddings were required (--embeddings on) but could not be made: ${messageOf(err)}`);
@@ -160,7 +160,7 @@ export class LocalRunner implements JobExecutor {
       const input = searchInput(assets);
       const n = input.reps.length;
       await stage('search', 0, n);
-      const list = await this.#joins().join(buildIndex(input.hashes), { radius: params.threshold, turnedRadius: params.turned_threshold }, undefined, (done, total) =>
+      const list = await this.#dedupe.joins().join(buildIndex(input.hashes), { radius: params.threshold, turnedRadius: params.turned_threshold }, undefined, (done, total) =>
         void stage('search', Math.round((n * done) / total), n),
       );
       if (signal.aborted) return null;
@@ -171,21 +171,6 @@ export class LocalRunner implements JobExecutor {
     });
   }
 
-  #joins(): JoinPool {
-    if (!this.#joinPool) {
-      const pool = (this.#joinPool = new JoinPool(this.config.workers));
-      this.#closers.push(() => pool.close());
-    }
-    return this.#joinPool;
-  }
-
-  embedder(): EmbedService {
-    if (!this.#embedder) {
-      const embedder = (this.#embedder = new EmbedService(this.sql, this.config));
-      this.#closers.push(() => embedder.close());
-    }
-    return this.#embedder;
-  }
 
   /** This process as a worker, for GET /api/workers. */
   info(): WorkerInfo {
@@ -215,10 +200,8 @@ export class LocalRunner implements JobExecutor {
     for (const c of this.#running.values()) c.abort();
     await this.#chain;
     await this.#publisher.close();
-    await Promise.all(this.#closers.map((c) => c()));
+    await Promise.all([...this.#closers.map((c) => c()), this.#dedupe.close()]);
     this.#closers = [];
     this.#work = null;
-    this.#joinPool = null;
-    this.#embedder = null;
   }
 }
