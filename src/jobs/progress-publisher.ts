@@ -10,7 +10,7 @@ type JobRef = Pick<Job, 'id' | 'catalog_id' | 'type'>;
  * summed over all processes through the ledger, and persisted to public.jobs at most once a second.
  */
 export class ProgressPublisher {
-  readonly #dirty = new Map<string, { job: JobRef; shards: Map<number, [number, number]> }>();
+  readonly #dirty = new Map<string, { job: JobRef; stage: string; shards: Map<number, [number, number]> }>();
   readonly #lastDbWrite = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
   #flushing: Promise<void> = Promise.resolve();
@@ -25,10 +25,11 @@ export class ProgressPublisher {
     this.#timer.unref();
   }
 
-  /** A shard's own running count (files done and failed in it so far). */
-  shardProgress(job: JobRef, shard: number, done: number, failed: number): void {
+  /** A part's own running count (units done and failed in it so far), in the job's stage `stage`. */
+  shardProgress(job: JobRef, shard: number, done: number, failed: number, stage = 'ingest'): void {
     let d = this.#dirty.get(job.id);
-    if (!d) this.#dirty.set(job.id, (d = { job, shards: new Map() }));
+    if (!d) this.#dirty.set(job.id, (d = { job, stage, shards: new Map() }));
+    d.stage = stage;
     d.shards.set(shard, [done, failed]);
   }
 
@@ -67,11 +68,11 @@ export class ProgressPublisher {
   async #flushOnce(): Promise<void> {
     const batch = [...this.#dirty.values()];
     this.#dirty.clear();
-    for (const { job, shards } of batch) {
+    for (const { job, stage, shards } of batch) {
       let counts: ScanCounts | undefined;
       for (const [shard, [done, failed]] of shards) counts = await this.ledger.record(job.id, shard, done, failed);
       if (!counts) continue;
-      const progress = progressFromCounts(counts, job.type === 'duplicates' ? 'search' : 'ingest');
+      const progress = progressFromCounts(counts, stage);
       const now = Date.now();
       const persist = now - (this.#lastDbWrite.get(job.id) ?? 0) >= 1000;
       await this.publish(job, progress, persist);

@@ -108,7 +108,7 @@ export function createDedupeProcessors(deps: DedupeProcessorDeps) {
     const list = await pool.join(index, { radius: params.threshold, turnedRadius: params.turned_threshold }, pieces);
     const pairs = pairsOf(list, input.reps);
     await writeCandidates(sql, catalog.schema_name, job_id, pairs);
-    publisher.shardProgress(job, part, slice.to - slice.from, 0);
+    publisher.shardProgress(job, part, slice.to - slice.from, 0, 'search');
     return { pairs: pairs.length };
   }
 
@@ -118,7 +118,7 @@ export function createDedupeProcessors(deps: DedupeProcessorDeps) {
     const catalog = await catalogOf(catalog_id);
     if (!catalog) return { cancelled: true };
     const summary = await deps.embedder().embedPending(catalog, { shas });
-    publisher.shardProgress({ id: job_id, catalog_id, type: 'duplicates' }, part, shas.length, summary.failed);
+    publisher.shardProgress({ id: job_id, catalog_id, type: 'duplicates' }, part, shas.length, summary.failed, 'search');
     return summary;
   }
 
