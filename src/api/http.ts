@@ -104,3 +104,12 @@ export function readBody(res: HttpResponse, limit: number, declared: number | nu
     });
   });
 }
+
+/**
+ * Keyset paging by id, as the API's cursor pages do it: the cursor is the last id of a full page.
+ * `afterId` reads one; `nextCursor` makes the next (null once a page comes back short).
+ */
+export const keyset = {
+  afterId: (cursor: string | undefined): number | undefined => (cursor !== undefined ? Number(cursor) : undefined),
+  nextCursor: (rows: { id: number | bigint }[], limit: number): string | null => (rows.length === limit ? String(rows.at(-1)!.id) : null),
+};

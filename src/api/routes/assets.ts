@@ -4,7 +4,7 @@ import { getAsset, queryAssets, type AssetRow } from '../../db/assets.js';
 import { thumbnailDir } from '../../db/catalogs.js';
 import { assetView } from '../../views/asset.js';
 import type { ApiDeps } from '../deps.js';
-import { HttpError } from '../http.js';
+import { HttpError, keyset } from '../http.js';
 import { route } from '../router.js';
 import { Asset, AssetListQuery, AssetPage, AssetParams, ErrorBody, IdParams } from '../schemas.js';
 
@@ -44,12 +44,12 @@ export function assetRoutes(deps: ApiDeps) {
           camera: query.camera,
           hasError: query.has_error,
           status: query.status,
-          afterId: query.cursor !== undefined ? Number(query.cursor) : undefined,
+          afterId: keyset.afterId(query.cursor),
           limit,
         });
         const thumbs = thumbnailDir(config.dataDir, c.id);
         const items = rows.map((r) => apiAsset(r, c.id, thumbs));
-        return { body: { items, next_cursor: rows.length === limit ? String(items[items.length - 1]!.id) : null } };
+        return { body: { items, next_cursor: keyset.nextCursor(rows, limit) } };
       },
     }),
     route({

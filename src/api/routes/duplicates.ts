@@ -2,7 +2,7 @@ import { getGroup, listGroups, resolveGroup, type GroupRow } from '../../db/dupl
 import { jobView } from '../../views/job.js';
 import { groupView } from '../../views/duplicates.js';
 import type { ApiDeps } from '../deps.js';
-import { HttpError } from '../http.js';
+import { HttpError, keyset } from '../http.js';
 import { route } from '../router.js';
 import { DuplicateGroup, DuplicateListQuery, DuplicatePage, DuplicatesRequest, ErrorBody, GroupParams, IdParams, Job, ResolveRequest } from '../schemas.js';
 
@@ -54,10 +54,10 @@ export function duplicateRoutes(deps: ApiDeps) {
         const rows = await listGroups(sql, c.schema_name, {
           kind: query.kind,
           status: query.status,
-          afterId: query.cursor !== undefined ? Number(query.cursor) : undefined,
+          afterId: keyset.afterId(query.cursor),
           limit,
         });
-        return { body: { items: rows.map((g) => apiGroup(g, c.id)), next_cursor: rows.length === limit ? String(rows.at(-1)!.id) : null } };
+        return { body: { items: rows.map((g) => apiGroup(g, c.id)), next_cursor: keyset.nextCursor(rows, limit) } };
       },
     }),
     route({
