@@ -130,6 +130,21 @@ function keepBest(labels: Float64Array, values: Float32Array | Int32Array, k: nu
   labels[i * k + p] = j;
 }
 
+/** A range search's results in FAISS's layout: `scan(i, keep)` calls keep for each of query i's hits. */
+function collectRange(nq: number, scan: (i: number, keep: (j: number, d: number) => void) => void): { lims: Float64Array; labels: Float64Array; distances: number[] } {
+  const lims = new Float64Array(nq + 1);
+  const labels: number[] = [];
+  const distances: number[] = [];
+  for (let i = 0; i < nq; i++) {
+    scan(i, (j, d) => {
+      labels.push(j);
+      distances.push(d);
+    });
+    lims[i + 1] = labels.length;
+  }
+  return { lims, labels: Float64Array.from(labels), distances };
+}
+
 /** Growable storage on a SharedArrayBuffer, so threads could share it. */
 class SharedGrowable<T extends Float32Array | Uint8Array> {
   data: T;
@@ -180,20 +195,8 @@ class JsVectorIndex implements VectorIndex {
     return { labels, distances };
   }
   rangeSearch(q: Float32Array, radius: number): RangeResult {
-    const nq = q.length / this.dim;
-    const lims = new Float64Array(nq + 1);
-    const labels: number[] = [];
-    const distances: number[] = [];
-    for (let i = 0; i < nq; i++) {
-      this.#dots(q, i, (j, ip) => {
-        if (ip > radius) {
-          labels.push(j);
-          distances.push(ip);
-        }
-      });
-      lims[i + 1] = labels.length;
-    }
-    return { lims, labels: Float64Array.from(labels), distances: Float32Array.from(distances) };
+    const r = collectRange(q.length / this.dim, (i, keep) => this.#dots(q, i, (j, ip) => ip > radius && keep(j, ip)));
+    return { ...r, distances: Float32Array.from(r.distances) };
   }
   save(file: string): void {
     const head = Buffer.alloc(16);
@@ -236,20 +239,8 @@ class JsHashIndex implements HashIndex {
     return { labels, distances };
   }
   rangeSearch(q: Uint8Array, radius: number): RangeResult {
-    const nq = q.length / 8;
-    const lims = new Float64Array(nq + 1);
-    const labels: number[] = [];
-    const distances: number[] = [];
-    for (let i = 0; i < nq; i++) {
-      this.#distances(q, i, (j, d) => {
-        if (d < radius) {
-          labels.push(j);
-          distances.push(d);
-        }
-      });
-      lims[i + 1] = labels.length;
-    }
-    return { lims, labels: Float64Array.from(labels), distances: Int32Array.from(distances) };
+    const r = collectRange(q.length / 8, (i, keep) => this.#distances(q, i, (j, d) => d < radius && keep(j, d)));
+    return { ...r, distances: Int32Array.from(r.distances) };
   }
   save(file: string): void {
     const head = Buffer.alloc(16);
