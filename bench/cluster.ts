@@ -2,14 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveConfig } from '../src/config/config.js';
-import { createCatalog } from '../src/db/catalogs.js';
-import { openDatabase } from '../src/db/database.js';
-import { getJob, isFinal } from '../src/db/jobs.js';
-import { LocalEventBus } from '../src/events/job-events.js';
-import { JobService } from '../src/jobs/job-service.js';
-import { ClusterExecutor, QueueSet } from '../src/queue/cluster-executor.js';
-import { RedisLedger } from '../src/queue/redis-ledger.js';
-import { connectRedis } from '../src/queue/redis.js';
+import { openApp } from '../src/app.js';
+import { isFinal } from '../src/model/job.js';
 import { ensurePhotos } from './corpus.js';
 import { child } from './ingest.js';
 import { benchPrefix, REDIS, startLumina, throwawayDatabase } from './services.js';
@@ -43,17 +37,14 @@ async function clusterRun(dir: string, workers: number, threads: number, shardSi
     LUMINA_WORKERS: String(Math.max(1, Math.floor(threads / workers))),
   };
   const config = resolveConfig({}, env);
-  const database = await openDatabase(config);
-  const redis = connectRedis(REDIS, 'bench');
-  const queues = new QueueSet(redis, keys.prefix);
+  const app = await openApp(config, { jobs: 'serve' });
   const started = await Promise.all(Array.from({ length: workers }, () => startLumina(['worker', '--concurrency', '2'], env, /worker \S+ taking/)));
   try {
-    const catalog = await createCatalog(database.sql, { name: 'bench', sourceDirectories: [dir] });
-    const jobs = new JobService(database.sql, new ClusterExecutor(queues, new RedisLedger(redis, keys.prefix)), new LocalEventBus());
+    const catalog = await app.services.catalogs.create({ name: 'bench', sourceDirectories: [dir] });
     const t0 = performance.now();
-    const job = await jobs.submitScan(catalog.id, undefined, shardSize);
+    const job = await app.services.jobs.submitScan(catalog.id, undefined, shardSize);
     for (;;) {
-      const j = await getJob(database.sql, job.id);
+      const j = await app.services.jobs.find(job.id);
       if (j && isFinal(j.status)) {
         if (j.status !== 'completed') throw new Error(`cluster job ${j.status}: ${j.error}`);
         break;
@@ -63,9 +54,7 @@ async function clusterRun(dir: string, workers: number, threads: number, shardSi
     return (performance.now() - t0) / 1000;
   } finally {
     await Promise.all(started.map((s) => s.stop()));
-    await queues.close();
-    redis.disconnect();
-    await database.close();
+    await app.close();
     await keys.clean();
     await db.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveConfig } from '../src/config/config.js';
 import { writeShard, type AssetWrite } from '../src/db/assets.js';
-import { createCatalog } from '../src/db/catalogs.js';
+import { insertCatalog } from '../src/db/catalogs.js';
 import { openDatabase } from '../src/db/database.js';
-import { runDupes } from '../src/runner/duplicates-runner.js';
+import { openApp } from '../src/app.js';
 import { createHashIndex, faissStatus, hashesToCodes } from '../src/dedupe/faiss.js';
 import { bruteForceJoin, buildIndex, bytesPerHash } from '../src/dedupe/hamming-index.js';
 import { JoinPool } from '../src/dedupe/join-pool.js';
@@ -140,7 +140,7 @@ async function catalogFigures(n: number) {
   const config = resolveConfig({ dataDir }, {});
   const db = await openDatabase(config);
   try {
-    const c = await createCatalog(db.sql, { name: 'bench', sourceDirectories: ['/bench'] });
+    const c = await insertCatalog(db.sql, { name: 'bench', sourceDirectories: ['/bench'], organizedDirectory: null, settings: {} });
     const [job] = await db.sql<{ id: string }[]>`insert into public.jobs (catalog_id, type, status, params) values (${c.id}, 'scan', 'completed', '{}') returning id`;
     const hashes = syntheticHashes(n, 'clustered', 5);
     let t = performance.now();
@@ -153,21 +153,25 @@ async function catalogFigures(n: number) {
           file_type: 'image', ext: 'jpg', mime: 'image/jpeg', width: 4000, height: 3000, orientation: 1, taken_at: null, taken_at_local: null,
           tz_offset_min: null, date_source: null, date_confidence: null, date_suspicious: false, date_flags: [], make: null, model: null, lens: null,
           gps_lat: null, gps_lon: null, gps_alt: null, duration_s: null, dhash: 0n, phash: v, phash_sign: v, fingerprint_version: 2,
-          quality_score: 50 + (k % 37), quality: null, sharpness: 100, exif: null, thumbnail_key: null, status: 'ok', error: null, timings: null, seen_job: job!.id,
+          quality_score: 50 + (k % 37), quality: null, sharpness: 100, exif: null, thumbnail_key: null, status: 'ok', error: null, error_code: null, timings: null, seen_job: job!.id,
         });
       }
       await writeShard(db.sql, c.schema_name, job!.id, rows, []);
     }
     const insertS = (performance.now() - t) / 1000;
+    // The embedded database has one owner at a time: the writer hands it over to the app.
+    await db.close();
+    const app = await openApp(config, { jobs: 'here' });
     t = performance.now();
-    const first = await runDupes(db.sql, config, { catalog: 'bench', params: { embeddings: 'off' } });
+    const first = await app.services.jobs.duplicatesHere('bench', { embeddings: 'off' });
     const firstS = (performance.now() - t) / 1000;
     t = performance.now();
-    await runDupes(db.sql, config, { catalog: 'bench', params: { embeddings: 'off' } });
+    await app.services.jobs.duplicatesHere('bench', { embeddings: 'off' });
     const againS = (performance.now() - t) / 1000;
+    await app.close();
     return { assets: n, write_assets_s: r2(insertS), dupes_s: r2(firstS), dupes_again_s: r2(againS), near_groups: first.groups.near, candidate_pairs: first.candidate_pairs };
   } finally {
-    await db.close();
+    await db.close().catch(() => {});
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -5,8 +5,7 @@ import path from 'node:path';
 import { ExifTool } from 'exiftool-vendored';
 import { Piscina } from 'piscina';
 import { resolveConfig } from '../src/config/config.js';
-import { openDatabase } from '../src/db/database.js';
-import { runIngest } from '../src/runner/ingest-runner.js';
+import { openApp } from '../src/app.js';
 import { ensurePhotos, linkTree } from './corpus.js';
 
 /**
@@ -80,15 +79,15 @@ export async function ingestPhase(phase: string, json: string): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumina-bench-data-'));
   try {
     const config = { ...resolveConfig({ dataDir }, {}), workers: p.workers, ...(p.shardSize ? { shardSize: p.shardSize } : {}) };
-    const db = await openDatabase(config);
+    const app = await openApp(config, { jobs: 'here' });
     const runs = [];
     for (let i = 0; i < 1 + (p.reruns ?? 0); i++) {
       const cpu0 = cpuSeconds();
       const t0 = performance.now();
-      const s = await runIngest(db.sql, config, { roots: [p.dir], catalogName: 'bench' });
+      const s = await app.services.jobs.ingestHere([p.dir], 'bench');
       runs.push({ wall_s: (performance.now() - t0) / 1000, cpu_s: cpuSeconds() - cpu0, summary: s });
     }
-    await db.close();
+    await app.close();
     process.stdout.write(JSON.stringify({ runs: runs.map((r) => ({ ...r, summary: { ...r.summary, problems: r.summary.problems.length } })), max_rss_mb: process.resourceUsage().maxRSS / 1024 }) + '\n');
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
 import t from 'tap';
-import { scanLockName } from '../src/runner/ingest-runner.js';
 import { runCli } from './helpers/cli.js';
 import { writePhoto } from './helpers/corpus.js';
 import { configFor, envFor } from './helpers/postgres.js';
@@ -79,14 +78,17 @@ t.test('two scans of one catalog on a shared PostgreSQL: the second is refused, 
   const root = tmpDir(t);
   await writePhoto(path.join(root, 'p.jpg'));
   const created = JSON.parse((await runCli(['catalog', 'create', 'Shared', root, '--json'], { env })).stdout);
-  // Another process's scan, holding the catalog's lock as a running ingest does.
+  // Another process's scan: a running job owned by a process on another host whose lease is live.
   const other = postgres((config.database as { url: string }).url, { onnotice: () => {}, max: 1 });
   t.teardown(() => other.end());
-  await other`select pg_advisory_lock(hashtext(${scanLockName(created.id)}))`;
+  const [held] = await other`
+    insert into public.jobs (catalog_id, type, status, params, owner, lease_until, started_at)
+    values (${created.id}, 'scan', 'running', ${other.json({ runner: 'local', directories: [root] })}, 'elsewhere.example/4242/0abc', now() + interval '1 hour', now())
+    returning id`;
   const refused = await runCli(['ingest', root, '--catalog', 'Shared', '--json'], { env });
   t.equal(refused.code, 2);
   t.match(refused.stderr, /catalog "Shared" is being scanned by another lumina process/);
-  await other`select pg_advisory_unlock(hashtext(${scanLockName(created.id)}))`;
+  await other`update public.jobs set status = 'completed', finished_at = now() where id = ${held!.id}`;
   const done = await runCli(['ingest', root, '--catalog', 'Shared', '--json'], { env });
   t.equal(done.code, 0, done.stderr);
   t.equal(JSON.parse(done.stdout).assets_added, 1);

@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { knownFiles, listAssets, markMissing, writeShard, type AssetWrite } from '../src/db/assets.js';
-import { createCatalog, deleteCatalog, getCatalog, listCatalogs, thumbnailDir } from '../src/db/catalogs.js';
+import { listCatalogs } from '../src/db/catalogs.js';
+import { thumbnailDir } from '../src/model/catalog.js';
+import { CatalogService } from '../src/services/catalog-service.js';
 import { openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
 import { BACKENDS, configFor } from './helpers/postgres.js';
@@ -17,7 +19,7 @@ function asset(p: string, over: Partial<AssetWrite> = {}): AssetWrite {
     date_source: 'filesystem', date_confidence: 30, date_suspicious: true, date_flags: ['unix_epoch'], make: null, model: null, lens: null,
     gps_lat: null, gps_lon: null, gps_alt: null, duration_s: null, dhash: -1n, phash: -0x7fffffffffffffffn - 1n, phash_sign: 5n, fingerprint_version: 2,
     quality_score: 50, quality: { score: 50, format: 1, resolution: 0, file_size: 0, metadata: 0 }, sharpness: 1, exif: { Make: 'x\u0000y' },
-    thumbnail_key: null, status: 'ok', error: null, timings: { read_hash: 1 }, seen_job: JOB_A, ...over,
+    thumbnail_key: null, status: 'ok', error: null, error_code: null, timings: { read_hash: 1 }, seen_job: JOB_A, ...over,
   };
 }
 
@@ -27,6 +29,7 @@ for (const backend of BACKENDS) {
     const db = await openDatabase(config);
     t.teardown(() => db.close());
     const { sql } = db;
+    const catalogs = new CatalogService(sql, config.dataDir, async () => {});
 
     t.test('migrations are versioned and a second run applies nothing', async (t) => {
       const versions = await sql`select version from public.schema_migrations order by version`;
@@ -47,28 +50,28 @@ for (const backend of BACKENDS) {
     });
 
     t.test('a catalog owns a schema, created and dropped with it', async (t) => {
-      const c = await createCatalog(sql, { name: 'Family', sourceDirectories: ['/photos/a', '/photos/a', 'rel'] });
+      const c = await catalogs.create({ name: 'Family', sourceDirectories: ['/photos/a', '/photos/a', 'rel'] }, 'resolve');
       t.same(c.source_directories, ['/photos/a', path.resolve('rel')]);
       const schemas = async () => (await sql`select schema_name from information_schema.schemata where schema_name = ${c.schema_name}`).length;
       t.equal(await schemas(), 1);
       const tables = await sql`select table_name from information_schema.tables where table_schema = ${c.schema_name} order by 1`;
       t.same(tables.map((r) => r.table_name), ['asset_tags', 'assets', 'audit_log', 'duplicate_candidates', 'duplicate_groups', 'duplicate_members', 'embeddings', 'organize_actions', 'organize_plans', 'tags']);
-      await t.rejects(createCatalog(sql, { name: 'Family', sourceDirectories: [] }), /already exists/);
-      await t.rejects(createCatalog(sql, { name: '  ', sourceDirectories: [] }), /may not be empty/);
-      t.equal((await getCatalog(sql, c.id)).name, 'Family', 'found by id');
+      await t.rejects(catalogs.create({ name: 'Family', sourceDirectories: [] }), /already exists/);
+      await t.rejects(catalogs.create({ name: '  ', sourceDirectories: [] }), /may not be empty/);
+      t.equal((await catalogs.get(c.id)).name, 'Family', 'found by id');
 
       const thumbs = thumbnailDir(config.dataDir, c.id);
       fs.mkdirSync(thumbs, { recursive: true });
       fs.writeFileSync(path.join(thumbs, 'x.webp'), 'x');
-      await deleteCatalog(sql, c, config.dataDir);
+      await catalogs.delete(c.id);
       t.equal(await schemas(), 0);
       t.notOk(fs.existsSync(thumbs), 'thumbnails removed');
       t.same((await listCatalogs(sql)).map((x) => x.name), []);
-      await t.rejects(getCatalog(sql, 'Family'), /no catalog named/);
+      await t.rejects(catalogs.get('Family'), /no catalog named/);
     });
 
     t.test('shard writes are idempotent upserts by path', async (t) => {
-      const c = await createCatalog(sql, { name: 'Idem', sourceDirectories: ['/r'] });
+      const c = await catalogs.create({ name: 'Idem', sourceDirectories: ['/r'] });
       const rows = [asset('/r/a.jpg'), asset('/r/b.jpg'), asset('/r/sub/c.jpg')];
       await writeShard(sql, c.schema_name, JOB_A, rows, []);
       await writeShard(sql, c.schema_name, JOB_A, rows, []); // delivered twice

@@ -68,7 +68,7 @@ t.test('--model DIR: a TensorFlow.js layers model of the user', async (t) => {
   const cut = await loadModel(tf, dir, 'pool');
   t.equal(cut.dim, 8, 'or a named layer');
   t.equal(cut.run(new Uint8Array(32 * 32 * 3), 1).length, 8);
-  t.equal(resolveConfig({ model: dir, dataDir: dir }, {}).modelDir, dir);
-  t.throws(() => resolveConfig({ model: path.join(dir, 'nope'), dataDir: dir }, {}), /has no model.json/);
+  t.equal(resolveConfig({ modelDir: dir, dataDir: dir }, {}).modelDir, dir);
+  t.throws(() => resolveConfig({ modelDir: path.join(dir, 'nope'), dataDir: dir }, {}), /has no model.json/);
   t.throws(() => resolveConfig({ dataDir: dir }, { LUMINA_EMBED_BACKEND: 'tpu' }), /LUMINA_EMBED_BACKEND must be one of/);
 });

@@ -1,5 +1,4 @@
-import type { Sql } from '../db/database.js';
-import { activeTokenHashes, hashToken } from '../db/tokens.js';
+import type { TokenService } from '../services/token-service.js';
 import { messageOf } from '../util/errors.js';
 import { HttpError } from './http.js';
 import type { Access } from './router.js';
@@ -27,7 +26,7 @@ export class Authenticator {
   #timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly sql: Sql,
+    private readonly tokens: TokenService,
     /** Without it (loopback binds), requests without a token are served; a token given is still checked. */
     readonly required: boolean,
   ) {}
@@ -45,7 +44,7 @@ export class Authenticator {
   async #refresh(): Promise<void> {
     this.#loadedAt = Date.now();
     try {
-      this.#hashes = await activeTokenHashes(this.sql);
+      this.#hashes = await this.tokens.activeHashes();
     } catch (err) {
       process.stderr.write(`lumina: cannot load API tokens: ${messageOf(err)}\n`);
     }
@@ -57,7 +56,7 @@ export class Authenticator {
       if (this.required) throw new HttpError(401, 'unauthorized', 'a bearer token is required (Authorization: Bearer <token>)');
       return ANONYMOUS;
     }
-    const hash = hashToken(token);
+    const hash = this.tokens.hash(token);
     const known = this.#grant(hash, access);
     if (known) return known;
     if (Date.now() - this.#loadedAt < 1000) throw new HttpError(401, 'invalid_token', 'the token is not valid');

@@ -1,15 +1,13 @@
+import type { Services } from '../app.js';
 import type { LuminaConfig } from '../config/config.js';
-import type { Sql } from '../db/database.js';
 import type { WorkerInfo } from '../jobs/executor.js';
-import type { JobService } from '../jobs/job-service.js';
 import type { HealthProbe } from './health.js';
 import type { JobStateCache } from './job-state.js';
 
-/** What the route handlers may use: services and state, no transport. */
+/** What the route handlers may use: services and state, no transport, no database. */
 export interface ApiDeps {
-  sql: Sql;
+  services: Services;
   config: LuminaConfig;
-  jobs: JobService;
   state: JobStateCache;
   health: HealthProbe;
   mode: 'embedded' | 'cluster';

@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import type { Sql } from '../db/database.js';
 import { messageOf } from '../util/errors.js';
 
 export interface HealthReport {
@@ -22,7 +21,7 @@ export class HealthProbe {
   #timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly sql: Sql,
+    private readonly pingDatabase: () => Promise<void>,
     private readonly redis: Redis | null,
   ) {
     this.#report = { status: 'ok', mode: redis ? 'cluster' : 'embedded', database: { ok: true }, redis: { ok: true, configured: !!redis } };
@@ -37,7 +36,7 @@ export class HealthProbe {
 
   async check(): Promise<HealthReport> {
     const [db, redis] = await Promise.all([
-      withTimeout(this.sql`select 1`, 2000).then(
+      withTimeout(this.pingDatabase(), 2000).then(
         () => ({ ok: true }),
         (err) => ({ ok: false, error: messageOf(err) }),
       ),

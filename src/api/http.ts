@@ -1,4 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
+import { isServiceUnavailable } from '../services/errors.js';
 import { messageOf, UserError, type ErrorKind } from '../util/errors.js';
 
 /** An error with its HTTP status and a stable code for clients. */
@@ -24,11 +25,10 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof UserError) {
     const [status, code] = KIND_STATUS[err.kind];
-    return new HttpError(status, code, err.message);
+    return new HttpError(status, err.code ?? code, err.message);
   }
-  const e = err as { code?: string };
   // A database or Redis that went away is the service's trouble, said as such.
-  if (e.code === 'ECONNREFUSED' || e.code === 'CONNECTION_CLOSED' || e.code === 'CONNECT_TIMEOUT') {
+  if (isServiceUnavailable(err)) {
     return new HttpError(503, 'unavailable', `a backing service is unavailable: ${messageOf(err)}`);
   }
   process.stderr.write(`lumina: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

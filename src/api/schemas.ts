@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { JOB_STATUSES, JOB_TYPES } from '../db/jobs.js';
+import { JOB_STATUSES, JOB_TYPES } from '../model/job.js';
 
 /**
  * The API's boundary types, defined once: they validate requests, type the handlers (Static<>)

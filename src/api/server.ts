@@ -74,7 +74,7 @@ export class ApiServer {
         // The message buffer is reused once this returns: copy it. Replies keep the order of requests.
         const copy = message.slice(0);
         const data = ws.getUserData();
-        data.chain = data.chain.then(() => handleClientMessage(ws, copy, deps.jobs, () => !data.closed)).catch(() => {});
+        data.chain = data.chain.then(() => handleClientMessage(ws, copy, deps.services, () => !data.closed)).catch(() => {});
       },
       close: (ws) => {
         ws.getUserData().closed = true;

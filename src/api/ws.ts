@@ -1,7 +1,7 @@
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { JobEvent } from '../events/job-events.js';
 import { eventForJob } from '../events/job-events.js';
-import type { JobService } from '../jobs/job-service.js';
+import type { Services } from '../app.js';
 import { messageOf, UserError } from '../util/errors.js';
 
 export interface SocketData {
@@ -87,7 +87,7 @@ function reply(ws: WebSocket<SocketData>, value: unknown): void {
 }
 
 /** A client's message: subscribe / unsubscribe to a job or a catalog. */
-export async function handleClientMessage(ws: WebSocket<SocketData>, raw: ArrayBuffer, jobs: JobService, isOpen: () => boolean): Promise<void> {
+export async function handleClientMessage(ws: WebSocket<SocketData>, raw: ArrayBuffer, services: Pick<Services, 'jobs' | 'catalogs'>, isOpen: () => boolean): Promise<void> {
   let msg: { type?: unknown; job_id?: unknown; catalog_id?: unknown };
   try {
     msg = JSON.parse(Buffer.from(raw).toString('utf8'));
@@ -119,8 +119,8 @@ export async function handleClientMessage(ws: WebSocket<SocketData>, raw: ArrayB
   // The current state first, so a job that finished before the subscription is not waited on forever.
   let current: JobEvent | null = null;
   try {
-    if (jobId) current = eventForJob(await jobs.get(jobId));
-    else await jobs.catalog(id);
+    if (jobId) current = eventForJob(await services.jobs.get(jobId));
+    else await services.catalogs.get(id);
   } catch (err) {
     if (!isOpen()) return;
     const code = err instanceof UserError && err.kind === 'not_found' ? 'not_found' : 'error';

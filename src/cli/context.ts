@@ -1,20 +1,48 @@
-import { resolveConfig, type ConfigFlags, type LuminaConfig } from '../config/config.js';
-import { openDatabase, type Database } from '../db/database.js';
+import type { Command } from 'commander';
+import { openApp, type App, type AppOptions } from '../app.js';
+import { OPTIONS, optionHelp, resolveConfig, type ConfigFlags, type LuminaConfig, type OptionKey } from '../config/config.js';
 
-/** The options every command accepts (set on the root program). */
-export interface GlobalOptions extends ConfigFlags {
+/** The options every command accepts (set on the root program), as commander names them. */
+export interface GlobalOptions {
   json?: boolean;
+  [flag: string]: unknown;
 }
 
-/** Resolves configuration, opens the database for the length of `fn`, and always closes it. */
-export async function withDatabase<T>(flags: GlobalOptions, fn: (db: Database, config: LuminaConfig) => Promise<T>): Promise<T> {
-  const config = resolveConfig(flags);
-  const db = await openDatabase(config);
-  try {
-    return await fn(db, config);
-  } finally {
-    await db.close();
+/** The attribute commander gives a flag: `--data-dir <dir>` → dataDir. */
+const attributeOf = (flag: string) => flag.split(' ')[0]!.replace(/^--/, '').replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+/** Registers every configuration option that has a flag as a global option, with its help from the schema. */
+export function addConfigOptions(program: Command): void {
+  for (const key of Object.keys(OPTIONS) as OptionKey[]) {
+    const flag = (OPTIONS[key] as { flag?: string }).flag;
+    if (flag) program.option(flag, optionHelp(key));
   }
+}
+
+/** The configuration a command runs with: its flags, then the environment, then the defaults. */
+export function configOf(cmd: Command): LuminaConfig {
+  const given = cmd.optsWithGlobals<GlobalOptions>();
+  const flags: ConfigFlags = {};
+  for (const key of Object.keys(OPTIONS) as OptionKey[]) {
+    const flag = (OPTIONS[key] as { flag?: string }).flag;
+    const value = flag ? given[attributeOf(flag)] : undefined;
+    if (value !== undefined) flags[key] = value as string;
+  }
+  return resolveConfig(flags);
+}
+
+/** Opens the app (database, executor, services) for the length of `fn`, and always closes it. */
+export async function withApp<T>(cmd: Command, fn: (app: App) => Promise<T>, options: AppOptions = { jobs: 'here' }): Promise<T> {
+  const app = await openApp(configOf(cmd), options);
+  try {
+    return await fn(app);
+  } finally {
+    await app.close();
+  }
+}
+
+export function wantsJson(cmd: Command): boolean {
+  return Boolean(cmd.optsWithGlobals<GlobalOptions>().json);
 }
 
 /** --json output: one JSON document on stdout, nothing else there. */

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { environmentHelp, resolveConfig } from '../config/config.js';
+import { isServiceUnavailable } from '../services/errors.js';
 import { UserError, messageOf } from '../util/errors.js';
+import { addConfigOptions } from './context.js';
 import { registerAssets } from './commands/assets.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerIngest } from './commands/ingest.js';
@@ -17,17 +20,10 @@ const program = new Command('lumina')
   .description('ingest, de-duplicate and organize very large photo and video archives')
   .version(pkg.version)
   .option('--json', 'print one JSON document on stdout (logs and progress go to stderr)')
-  .option('--data-dir <dir>', 'where the embedded database and thumbnails live (LUMINA_DATA_DIR)')
-  .option('--database-url <url>', 'PostgreSQL to use instead of the embedded one (DATABASE_URL)')
-  .option('--workers <n>', 'threads for file processing (LUMINA_WORKERS; default: one per core)')
-  .option('--max-pixels <n>', 'refuse to decode images larger than this (LUMINA_MAX_PIXELS)')
-  .option('--shard-size <n>', 'files per unit of work (LUMINA_SHARD_SIZE; default 500)')
-  .option('--redis-url <url>', 'Redis for cluster mode: queues, events, workers (REDIS_URL)')
-  .option('--queue-prefix <prefix>', 'prefix of every Redis key (LUMINA_QUEUE_PREFIX; default lumina)')
-  .option('--model <dir>', 'TensorFlow.js layers model for embeddings (LUMINA_MODEL_DIR; default: the MobileNetV2 nsfwjs ships)')
-  .option('--embed-batch <n>', 'pictures per CNN batch (LUMINA_EMBED_BATCH; default 16)')
+  .addHelpText('after', `\nEnvironment only:\n${environmentHelp()}`)
   .showHelpAfterError()
   .exitOverride();
+addConfigOptions(program);
 
 registerIngest(program);
 registerDupes(program);
@@ -46,7 +42,19 @@ try {
     process.stderr.write(`lumina: ${err.message}\n`);
     process.exit(err.exitCode);
   }
+  if (isServiceUnavailable(err)) {
+    process.stderr.write(`lumina: the database or Redis is unavailable: ${messageOf(err)}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`lumina: unexpected error: ${messageOf(err)}\n`);
-  if (process.env.LUMINA_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  if (debugging() && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   process.exit(1);
+}
+
+function debugging(): boolean {
+  try {
+    return resolveConfig({}).debug;
+  } catch {
+    return false;
+  }
 }

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { JobProgress } from '../db/jobs.js';
+import type { JobProgress } from '../model/job.js';
 
 /** A progress bar on stderr when it is a terminal; otherwise nothing (logs stay clean). */
 export function progressBar(enabled = Boolean(process.stderr.isTTY)) {

@@ -3,73 +3,176 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../util/errors.js';
 
-/** What the command line may set; anything left undefined falls back to the environment, then defaults. */
-export interface ConfigFlags {
-  dataDir?: string;
-  databaseUrl?: string;
-  redisUrl?: string;
-  workers?: string | number;
-  maxPixels?: string | number;
-  shardSize?: string | number;
-  queuePrefix?: string;
-  model?: string;
-  embedBatch?: string | number;
-}
-
-export type DatabaseTarget = { kind: 'embedded' } | { kind: 'postgres'; url: string };
-
-export interface LuminaConfig {
-  dataDir: string;
-  database: DatabaseTarget;
-  /** Cluster mode: queues, events and worker heartbeats in Redis; null runs everything in-process. */
-  redisUrl: string | null;
-  workers: number;
-  /** Images with more pixels than this are refused before decoding (decompression bombs). */
-  maxPixels: number;
-  /** Files per shard: the unit of work both the embedded runner and a queue worker execute. */
-  shardSize: number;
-  /** Prefix of every Redis key Lumina writes (queues, events, worker heartbeats). */
-  queuePrefix: string;
-  /** A TensorFlow.js layers model directory for embeddings; null: the MobileNetV2 nsfwjs ships. */
-  modelDir: string | null;
-  /** Pictures per CNN batch. */
-  embedBatch: number;
-  /** Force one TensorFlow.js backend (tensorflow-gpu, tensorflow, wasm, cpu); null: the best that starts. */
-  embedBackend: 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | null;
-}
+/**
+ * Every setting Lumina reads, declared once: its command-line flag, its environment variable, its
+ * default and a line of help. `resolveConfig` tries the flag, then the variable, then the default;
+ * the CLI's global options and their help are derived from OPTIONS. No other module reads
+ * process.env.
+ */
 
 type Env = Record<string, string | undefined>;
 
-export const DEFAULT_MAX_PIXELS = 268_402_689; // libvips' own default (16383²): covers 200 MP phone sensors
-export const DEFAULT_SHARD_SIZE = 500;
-
-export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): LuminaConfig {
-  return {
-    dataDir: resolveDataDir(flags.dataDir ?? env.LUMINA_DATA_DIR, env),
-    database: resolveDatabase(flags.databaseUrl, env),
-    redisUrl: resolveRedis(flags.redisUrl, env),
-    workers: positiveInt('--workers / LUMINA_WORKERS', flags.workers ?? env.LUMINA_WORKERS, os.availableParallelism()),
-    maxPixels: positiveInt('--max-pixels / LUMINA_MAX_PIXELS', flags.maxPixels ?? env.LUMINA_MAX_PIXELS, DEFAULT_MAX_PIXELS),
-    shardSize: positiveInt('--shard-size / LUMINA_SHARD_SIZE', flags.shardSize ?? env.LUMINA_SHARD_SIZE, DEFAULT_SHARD_SIZE),
-    queuePrefix: resolvePrefix(flags.queuePrefix ?? env.LUMINA_QUEUE_PREFIX),
-    modelDir: resolveModelDir(flags.model ?? env.LUMINA_MODEL_DIR),
-    embedBatch: positiveInt('--embed-batch / LUMINA_EMBED_BATCH', flags.embedBatch ?? env.LUMINA_EMBED_BATCH, 16),
-    embedBackend: resolveBackend(env.LUMINA_EMBED_BACKEND),
-  };
+/** One option: where it comes from, what it defaults to, and how its text becomes a value. */
+interface OptionSpec<T> {
+  /** The command-line flag with its argument, as commander writes it; absent for environment-only settings. */
+  flag?: string;
+  env?: string;
+  help: string;
+  /** The default as the help shows it. */
+  defaultText?: string;
+  /** Turns the given text (flag or variable; undefined when neither is set) into the value; `name` names the source for messages. */
+  parse(value: string | undefined, name: string, env: Env): T;
 }
 
-function resolveModelDir(dir: string | undefined): string | null {
+const spec = <T>(s: OptionSpec<T>) => s;
+
+export const DEFAULT_MAX_PIXELS = 268_402_689; // libvips' own default (16383²): covers 200 MP phone sensors
+export const DEFAULT_SHARD_SIZE = 500;
+const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+
+export const OPTIONS = {
+  dataDir: spec({
+    flag: '--data-dir <dir>',
+    env: 'LUMINA_DATA_DIR',
+    help: 'where the embedded database and thumbnails live',
+    defaultText: '$XDG_DATA_HOME/lumina',
+    parse: (v, _n, env) => resolveDataDir(v, env),
+  }),
+  databaseUrl: spec({
+    flag: '--database-url <url>',
+    env: 'DATABASE_URL',
+    help: 'PostgreSQL to use instead of the embedded one (or the POSTGRES_* variables)',
+    parse: (v, _n, env): DatabaseTarget => resolveDatabase(v, env),
+  }),
+  redisUrl: spec({
+    flag: '--redis-url <url>',
+    env: 'REDIS_URL',
+    help: 'Redis for cluster mode: queues, events, workers (or the REDIS_* variables)',
+    parse: (v, _n, env) => resolveRedis(v, env),
+  }),
+  workers: spec({
+    flag: '--workers <n>',
+    env: 'LUMINA_WORKERS',
+    help: 'threads for file processing',
+    defaultText: 'one per core',
+    parse: (v, n) => positiveInt(n, v, os.availableParallelism()),
+  }),
+  maxPixels: spec({
+    flag: '--max-pixels <n>',
+    env: 'LUMINA_MAX_PIXELS',
+    help: 'refuse to decode images larger than this (decompression bombs)',
+    defaultText: String(DEFAULT_MAX_PIXELS),
+    parse: (v, n) => positiveInt(n, v, DEFAULT_MAX_PIXELS),
+  }),
+  shardSize: spec({
+    flag: '--shard-size <n>',
+    env: 'LUMINA_SHARD_SIZE',
+    help: 'files per unit of work',
+    defaultText: String(DEFAULT_SHARD_SIZE),
+    parse: (v, n) => positiveInt(n, v, DEFAULT_SHARD_SIZE),
+  }),
+  queuePrefix: spec({
+    flag: '--queue-prefix <prefix>',
+    env: 'LUMINA_QUEUE_PREFIX',
+    help: 'prefix of every Redis key',
+    defaultText: 'lumina',
+    parse: (v, n) => resolvePrefix(v, n),
+  }),
+  modelDir: spec({
+    flag: '--model <dir>',
+    env: 'LUMINA_MODEL_DIR',
+    help: 'TensorFlow.js layers model for embeddings',
+    defaultText: 'the MobileNetV2 nsfwjs ships',
+    parse: (v, n) => resolveModelDir(v, n),
+  }),
+  embedBatch: spec({
+    flag: '--embed-batch <n>',
+    env: 'LUMINA_EMBED_BATCH',
+    help: 'pictures per CNN batch',
+    defaultText: '16',
+    parse: (v, n) => positiveInt(n, v, 16),
+  }),
+  jobLeaseMs: spec({
+    flag: '--job-lease-s <n>',
+    env: 'LUMINA_JOB_LEASE_S',
+    help: 'seconds a job runner may go silent before another process may take its job over',
+    defaultText: '30',
+    parse: (v, n) => positiveInt(n, v, 30) * 1000,
+  }),
+  embedBackend: spec({
+    env: 'LUMINA_EMBED_BACKEND',
+    help: `force one TensorFlow.js backend (${BACKENDS.join(', ')})`,
+    defaultText: 'the best that starts',
+    parse: (v, n) => resolveBackend(v, n),
+  }),
+  ffmpeg: spec({
+    env: 'LUMINA_FFMPEG',
+    help: 'the ffmpeg binary for video frames and BMP',
+    defaultText: 'ffmpeg on PATH',
+    parse: (v) => v || 'ffmpeg',
+  }),
+  corsOrigins: spec({
+    env: 'LUMINA_CORS_ORIGINS',
+    help: 'comma-separated origins allowed by CORS, or * (serve --cors-origin)',
+    defaultText: 'none',
+    parse: (v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+  }),
+  debug: spec({
+    env: 'LUMINA_DEBUG',
+    help: 'print stack traces of unexpected errors',
+    parse: (v) => Boolean(v),
+  }),
+} as const;
+
+type Options = typeof OPTIONS;
+export type OptionKey = keyof Options;
+
+export type DatabaseTarget = { kind: 'embedded' } | { kind: 'postgres'; url: string };
+
+/** The resolved settings, one field per option (jobLeaseMs in milliseconds; databaseUrl as `database`). */
+export type LuminaConfig = { [K in Exclude<OptionKey, 'databaseUrl'>]: ReturnType<Options[K]['parse']> } & { database: DatabaseTarget };
+
+/** What the command line may set; anything left undefined falls back to the environment, then defaults. */
+export type ConfigFlags = { [K in OptionKey]?: string | number | string[] };
+
+export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): LuminaConfig {
+  const out: Record<string, unknown> = {};
+  for (const [key, o] of Object.entries(OPTIONS) as [OptionKey, OptionSpec<unknown>][]) {
+    const given = flags[key];
+    const fromFlag = given !== undefined;
+    const text = fromFlag ? (Array.isArray(given) ? given.join(',') : String(given)) : o.env ? env[o.env] : undefined;
+    const name = [o.flag?.split(' ')[0], o.env].filter(Boolean).join(' / ');
+    out[key === 'databaseUrl' ? 'database' : key] = o.parse(text, name, env);
+  }
+  return out as LuminaConfig;
+}
+
+/** The help line of an option: its own text, then where else it comes from and its default. */
+export function optionHelp(key: OptionKey): string {
+  const o: OptionSpec<unknown> = OPTIONS[key];
+  const extra = [o.env, o.defaultText && `default: ${o.defaultText}`].filter(Boolean).join('; ');
+  return extra ? `${o.help} (${extra})` : o.help;
+}
+
+/** Settings for the environment section of the help, those with no flag. */
+export function environmentHelp(): string {
+  return (Object.keys(OPTIONS) as OptionKey[])
+    .filter((k) => !(OPTIONS[k] as OptionSpec<unknown>).flag)
+    .map((k) => `  ${(OPTIONS[k] as OptionSpec<unknown>).env!.padEnd(22)} ${optionHelp(k).replace(/ \(LUMINA_[A-Z_]+;? ?/, ' (')}`)
+    .join('\n');
+}
+
+function resolveModelDir(dir: string | undefined, name: string): string | null {
   if (!dir) return null;
   const full = path.resolve(dir);
-  if (!fs.existsSync(path.join(full, 'model.json'))) throw new UserError(`--model / LUMINA_MODEL_DIR: ${full} has no model.json (a TensorFlow.js layers model is expected)`);
+  if (!fs.existsSync(path.join(full, 'model.json'))) throw new UserError(`${name}: ${full} has no model.json (a TensorFlow.js layers model is expected)`);
   return full;
 }
 
-const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-function resolveBackend(name: string | undefined): LuminaConfig['embedBackend'] {
-  if (!name) return null;
-  if (!(BACKENDS as readonly string[]).includes(name)) throw new UserError(`LUMINA_EMBED_BACKEND must be one of ${BACKENDS.join(', ')}`);
-  return name as LuminaConfig['embedBackend'];
+function resolveBackend(value: string | undefined, name: string): (typeof BACKENDS)[number] | null {
+  if (!value) return null;
+  if (!(BACKENDS as readonly string[]).includes(value)) throw new UserError(`${name} must be one of ${BACKENDS.join(', ')}`);
+  return value as (typeof BACKENDS)[number];
 }
 
 function resolveDataDir(given: string | undefined, env: Env): string {
@@ -79,8 +182,7 @@ function resolveDataDir(given: string | undefined, env: Env): string {
   return path.join(xdg, 'lumina');
 }
 
-function resolveDatabase(flagUrl: string | undefined, env: Env): DatabaseTarget {
-  const url = flagUrl ?? env.DATABASE_URL;
+function resolveDatabase(url: string | undefined, env: Env): DatabaseTarget {
   if (url) return { kind: 'postgres', url: checkUrl('DATABASE_URL', url, ['postgres:', 'postgresql:']) };
   if (env.POSTGRES_HOST || env.POSTGRES_DB) {
     const port = env.POSTGRES_PORT ?? '5432';
@@ -96,8 +198,7 @@ function resolveDatabase(flagUrl: string | undefined, env: Env): DatabaseTarget 
   return { kind: 'embedded' };
 }
 
-function resolveRedis(flagUrl: string | undefined, env: Env): string | null {
-  const url = flagUrl ?? env.REDIS_URL;
+function resolveRedis(url: string | undefined, env: Env): string | null {
   if (url) return checkUrl('REDIS_URL', url, ['redis:', 'rediss:']);
   if (!env.REDIS_HOST) return null;
   const port = env.REDIS_PORT ?? '6379';
@@ -125,17 +226,17 @@ function checkUrl(name: string, value: string, protocols: string[]): string {
   return value;
 }
 
-function positiveInt(name: string, value: string | number | undefined, fallback: number): number {
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback;
-  const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < 1) throw new UserError(`${name} must be a positive whole number, got "${value}"`);
   return n;
 }
 
-function resolvePrefix(value: string | undefined): string {
+function resolvePrefix(value: string | undefined, name: string): string {
   if (value === undefined || value === '') return 'lumina';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value)) {
-    throw new UserError(`--queue-prefix / LUMINA_QUEUE_PREFIX may hold only letters, digits, "_", "." and "-" (1 to 64), got "${value}"`);
+    throw new UserError(`${name} may hold only letters, digits, "_", "." and "-" (1 to 64), got "${value}"`);
   }
   return value;
 }

@@ -40,6 +40,7 @@ export interface AssetWrite {
   thumbnail_key: string | null;
   status: 'ok' | 'error';
   error: string | null;
+  error_code: string | null;
   timings: Record<string, number> | null;
   seen_job: string;
 }
@@ -57,14 +58,21 @@ const WRITE_COLUMNS = [
   'taken_at', 'taken_at_local', 'tz_offset_min', 'date_source', 'date_confidence', 'date_suspicious', 'date_flags',
   'make', 'model', 'lens', 'gps_lat', 'gps_lon', 'gps_alt', 'duration_s', 'dhash', 'phash',
   'phash_sign', 'fingerprint_version',
-  'quality_score', 'quality', 'sharpness', 'exif', 'thumbnail_key', 'status', 'error', 'timings', 'seen_job',
+  'quality_score', 'quality', 'sharpness', 'exif', 'thumbnail_key', 'status', 'error', 'error_code', 'timings', 'seen_job',
 ] as const satisfies readonly (keyof AssetWrite)[];
 
 const JSON_COLUMNS = new Set<string>(['quality', 'exif', 'timings']);
 
+/** A catalog table's quoted name as text, for the few places that need it as a value. */
 export const table = (schema: string, name: string) => `${quoteSchema(schema)}.${name}`;
-/** Checked before postgres.js quotes it as an identifier. */
-const schemaName = (schema: string) => (quoteSchema(schema), schema);
+
+/**
+ * A catalog schema as a postgres.js identifier, written `${s}.assets` in a query; the name is
+ * checked (quoteSchema) before postgres.js quotes it.
+ */
+export const catalogSchema = (sql: Sql, schema: string) => (quoteSchema(schema), sql(schema));
+
+const UPDATE_COLUMNS = WRITE_COLUMNS.filter((c) => c !== 'path');
 
 /** PostgreSQL text and jsonb cannot hold NUL characters, which odd metadata sometimes contains. */
 function withoutNul(value: unknown): unknown {
@@ -80,16 +88,16 @@ export interface KnownFile {
   mtime: Date;
   status: string;
   error: string | null;
+  error_code: string | null;
   fingerprint_version: number;
 }
 
 /** What the catalog already knows of these paths: the basis of incremental re-runs. */
 export async function knownFiles(sql: Sql, schema: string, paths: string[]): Promise<Map<string, KnownFile>> {
   if (!paths.length) return new Map();
-  const rows = await sql.unsafe<KnownFile[]>(
-    `select path, size, mtime, status, error, fingerprint_version from ${table(schema, 'assets')} where path = any($1::text[])`,
-    [paths as never],
-  );
+  const s = catalogSchema(sql, schema);
+  const rows = await sql<KnownFile[]>`
+    select path, size, mtime, status, error, error_code, fingerprint_version from ${s}.assets where path = any(${paths}::text[])`;
   return new Map(rows.map((r) => [r.path, r]));
 }
 
@@ -99,7 +107,7 @@ export async function knownFiles(sql: Sql, schema: string, paths: string[]): Pro
  */
 export async function writeShard(sql: Sql, schema: string, jobId: string, written: AssetWrite[], unchanged: string[]): Promise<void> {
   if (!written.length && !unchanged.length) return;
-  const assets = table(schema, 'assets');
+  const s = catalogSchema(sql, schema);
   await sql.begin(async (tx) => {
     if (written.length) {
       const rows = written.map((w) => {
@@ -107,31 +115,31 @@ export async function writeShard(sql: Sql, schema: string, jobId: string, writte
         for (const c of WRITE_COLUMNS) row[c] = JSON_COLUMNS.has(c) && w[c] !== null ? tx.json(withoutNul(w[c]) as never) : w[c];
         return row;
       });
-      const updates = WRITE_COLUMNS.filter((c) => c !== 'path').map((c) => `${c} = excluded.${c}`).join(', ');
+      // One `col = excluded.col,` fragment per column (postgres.js joins a fragment list with spaces).
+      const updates = UPDATE_COLUMNS.map((c) => tx`${tx(c)} = excluded.${tx(c)},`);
       // Chunks keep each statement under PostgreSQL's 65 535 parameters.
       for (let i = 0; i < rows.length; i += 1000) {
         await tx`
-          insert into ${tx(schemaName(schema))}.assets ${tx(rows.slice(i, i + 1000), ...WRITE_COLUMNS)}
-          on conflict (path) do update set ${tx.unsafe(updates)}, processed_at = now(), updated_at = now()`;
+          insert into ${s}.assets ${tx(rows.slice(i, i + 1000), ...WRITE_COLUMNS)}
+          on conflict (path) do update set ${updates} processed_at = now(), updated_at = now()`;
       }
     }
     if (unchanged.length) {
-      await tx.unsafe(`update ${assets} set seen_job = $1 where path = any($2::text[])`, [jobId, unchanged as never]);
+      await tx`update ${s}.assets set seen_job = ${jobId} where path = any(${unchanged}::text[])`;
     }
   });
 }
 
 /** After a complete scan: files under the scanned roots that the scan did not see are missing. */
 export async function markMissing(sql: Sql, schema: string, jobId: string, roots: string[]): Promise<number> {
+  const s = catalogSchema(sql, schema);
   let missing = 0;
   for (const root of roots) {
     const prefix = root.endsWith('/') ? root : root + '/';
-    const rows = await sql.unsafe(
-      `update ${table(schema, 'assets')} set status = 'missing', updated_at = now()
-       where (seen_job is distinct from $1) and status <> 'missing'
-         and (path = $2 or left(path, length($3)) = $3) returning id`,
-      [jobId, root, prefix],
-    );
+    const rows = await sql`
+      update ${s}.assets set status = 'missing', updated_at = now()
+      where (seen_job is distinct from ${jobId}) and status <> 'missing'
+        and (path = ${root} or left(path, length(${prefix})) = ${prefix}) returning id`;
     missing += rows.length;
   }
   return missing;
@@ -143,14 +151,11 @@ export interface AssetQuery {
 }
 
 export async function listAssets(sql: Sql, schema: string, q: AssetQuery = {}): Promise<AssetRow[]> {
-  return sql.unsafe<AssetRow[]>(`select * from ${table(schema, 'assets')} order by path limit $1 offset $2`, [
-    q.limit ?? 1000,
-    q.offset ?? 0,
-  ]);
+  return sql<AssetRow[]>`select * from ${catalogSchema(sql, schema)}.assets order by path limit ${q.limit ?? 1000} offset ${q.offset ?? 0}`;
 }
 
 export async function countAssets(sql: Sql, schema: string): Promise<Record<string, number>> {
-  const rows = await sql.unsafe<{ status: string; n: bigint }[]>(`select status, count(*)::int8 as n from ${table(schema, 'assets')} group by status`);
+  const rows = await sql<{ status: string; n: bigint }[]>`select status, count(*)::int8 as n from ${catalogSchema(sql, schema)}.assets group by status`;
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 
@@ -170,24 +175,20 @@ export interface AssetFilter {
 
 /** One page of a catalog's assets in id order; every value is a bound parameter. */
 export async function queryAssets(sql: Sql, schema: string, f: AssetFilter): Promise<AssetRow[]> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const bind = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  if (f.type) where.push(`file_type = ${bind(f.type)}`);
-  if (f.from) where.push(`taken_at >= ${bind(f.from)}`);
-  if (f.to) where.push(`taken_at <= ${bind(f.to)}`);
-  if (f.camera) where.push(`(make || ' ' || coalesce(model, '')) ilike ${bind('%' + f.camera.replace(/[\\%_]/g, (c) => '\\' + c) + '%')}`);
-  if (f.hasError !== undefined) where.push(f.hasError ? `status = 'error'` : `status <> 'error'`);
-  if (f.status) where.push(`status = ${bind(f.status)}`);
-  if (f.afterId !== undefined) where.push(`id > ${bind(f.afterId)}`);
-  const text = `select * from ${table(schema, 'assets')} ${where.length ? 'where ' + where.join(' and ') : ''} order by id limit ${bind(f.limit)}`;
-  return sql.unsafe<AssetRow[]>(text, params as never[]);
+  return sql<AssetRow[]>`
+    select * from ${catalogSchema(sql, schema)}.assets
+    where true
+      ${f.type ? sql`and file_type = ${f.type}` : sql``}
+      ${f.from ? sql`and taken_at >= ${f.from}` : sql``}
+      ${f.to ? sql`and taken_at <= ${f.to}` : sql``}
+      ${f.camera ? sql`and (make || ' ' || coalesce(model, '')) ilike ${'%' + f.camera.replace(/[\\%_]/g, (c) => '\\' + c) + '%'}` : sql``}
+      ${f.hasError === undefined ? sql`` : f.hasError ? sql`and status = 'error'` : sql`and status <> 'error'`}
+      ${f.status ? sql`and status = ${f.status}` : sql``}
+      ${f.afterId !== undefined ? sql`and id > ${f.afterId}` : sql``}
+    order by id limit ${f.limit}`;
 }
 
 export async function getAsset(sql: Sql, schema: string, id: number): Promise<AssetRow | null> {
-  const rows = await sql.unsafe<AssetRow[]>(`select * from ${table(schema, 'assets')} where id = $1`, [id]);
+  const rows = await sql<AssetRow[]>`select * from ${catalogSchema(sql, schema)}.assets where id = ${id}`;
   return rows[0] ?? null;
 }

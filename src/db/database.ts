@@ -57,3 +57,8 @@ export async function openDatabase(config: Pick<LuminaConfig, 'database' | 'data
   }
   return db;
 }
+
+/** The cheapest round trip: is the database there? */
+export async function ping(sql: Sql): Promise<void> {
+  await sql`select 1`;
+}

@@ -1,20 +1,19 @@
 import type { ComputedGroup, DedupeAsset, GroupKind, NearPair } from '../dedupe/groups.js';
 import type { ReviewAction, StoredGroup } from '../dedupe/review.js';
-import { table } from './assets.js';
+import { catalogSchema, table } from './assets.js';
 import type { Sql } from './database.js';
 
 /** What duplicate detection reads of every usable asset, in id order. */
 export async function loadDedupeAssets(sql: Sql, schema: string): Promise<DedupeAsset[]> {
-  const rows = await sql.unsafe<
+  const rows = await sql<
     {
       id: bigint; path: string; sha256: Buffer | null; phash_sign: bigint | null; quality_score: number | null; width: number | null;
       height: number | null; size: bigint; sharpness: number | null; make: string | null; model: string | null; taken_at: Date | null;
       date_confidence: number | null; ext: string; file_type: string;
     }[]
-  >(
-    `select id, path, sha256, phash_sign, quality_score, width, height, size, sharpness, make, model, taken_at, date_confidence, ext, file_type
-     from ${table(schema, 'assets')} where status = 'ok' order by id`,
-  );
+  >`
+    select id, path, sha256, phash_sign, quality_score, width, height, size, sharpness, make, model, taken_at, date_confidence, ext, file_type
+    from ${catalogSchema(sql, schema)}.assets where status = 'ok' order by id`;
   return rows.map((r) => ({
     id: Number(r.id),
     path: r.path,
@@ -36,16 +35,18 @@ export async function loadDedupeAssets(sql: Sql, schema: string): Promise<Dedupe
 
 /** Pictures fingerprinted before the sign hash existed: near search cannot see them until a scan. */
 export async function countStaleFingerprints(sql: Sql, schema: string): Promise<number> {
-  const [row] = await sql.unsafe<{ n: number }[]>(`select count(*)::int as n from ${table(schema, 'assets')} where status = 'ok' and phash is not null and phash_sign is null`);
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from ${catalogSchema(sql, schema)}.assets where status = 'ok' and phash is not null and phash_sign is null`;
   return row?.n ?? 0;
 }
 
-export async function storedGroups(sql: Sql, schema: string): Promise<StoredGroup[]> {
-  const rows = await sql.unsafe<{ id: bigint; kind: GroupKind; review_status: StoredGroup['reviewStatus']; members: bigint[] }[]>(
-    `select g.id, g.kind, g.review_status, array_agg(m.asset_id order by m.asset_id) as members
-     from ${table(schema, 'duplicate_groups')} g join ${table(schema, 'duplicate_members')} m on m.group_id = g.id
-     group by g.id`,
-  );
+/** The groups already stored, with their members, for mergeWithStored. */
+async function storedGroups(sql: Sql, schema: string): Promise<StoredGroup[]> {
+  const s = catalogSchema(sql, schema);
+  const rows = await sql<{ id: bigint; kind: GroupKind; review_status: StoredGroup['reviewStatus']; members: bigint[] }[]>`
+    select g.id, g.kind, g.review_status, array_agg(m.asset_id order by m.asset_id) as members
+    from ${s}.duplicate_groups g join ${s}.duplicate_members m on m.group_id = g.id
+    group by g.id`;
   return rows.map((r) => ({ id: Number(r.id), kind: r.kind, reviewStatus: r.review_status, members: r.members.map(Number) }));
 }
 
@@ -74,74 +75,93 @@ function addMembers(rows: MemberRows, groupId: number, g: ComputedGroup, only?: 
 
 /** Members upserted in bulk; a member's decision survives (only its measurements change). */
 async function upsertMembers(tx: Sql, schema: string, rows: MemberRows): Promise<void> {
+  const s = catalogSchema(tx, schema);
   for (let i = 0; i < rows.group.length; i += 20000) {
-    const part = (a: unknown[]) => a.slice(i, i + 20000) as never;
-    await tx.unsafe(
-      `insert into ${table(schema, 'duplicate_members')} (group_id, asset_id, distance, similarity, orientation)
-       select * from unnest($1::int8[], $2::int8[], $3::int[], $4::real[], $5::int2[])
-       on conflict (group_id, asset_id) do update set distance = excluded.distance, similarity = excluded.similarity, orientation = excluded.orientation`,
-      [part(rows.group), part(rows.asset), part(rows.distance), part(rows.similarity), part(rows.orientation)],
-    );
+    const part = <V>(a: V[]) => a.slice(i, i + 20000);
+    await tx`
+      insert into ${s}.duplicate_members (group_id, asset_id, distance, similarity, orientation)
+      select * from unnest(${part(rows.group)}::int8[], ${part(rows.asset)}::int8[], ${part(rows.distance)}::int[], ${part(rows.similarity)}::real[], ${part(rows.orientation)}::int2[])
+      on conflict (group_id, asset_id) do update set distance = excluded.distance, similarity = excluded.similarity, orientation = excluded.orientation`;
   }
 }
 
 /**
- * Applies one detection run's review actions in one transaction, in bulk: a run over a large
- * catalog writes tens of thousands of groups, so no statement is issued per group.
+ * One detection run's write: under the catalog's duplicates lock (a transaction-scoped advisory
+ * lock, so a lost connection releases it with the transaction), reads the stored groups, lets
+ * `merge` turn them into review actions, applies them in bulk, then runs `finish` in the same
+ * transaction (closing the job). Concurrent or retried runs thus leave exactly one set of groups.
+ * `proceed` runs first inside the lock; when it returns false nothing is written (the job was
+ * cancelled or already finished) and null is returned.
  */
-export async function applyReviewActions(sql: Sql, schema: string, jobId: string, actions: ReviewAction[]): Promise<void> {
-  const groups = table(schema, 'duplicate_groups');
-  const members = table(schema, 'duplicate_members');
-  await sql.begin(async (t) => {
+export async function writeDetection<T>(
+  sql: Sql,
+  schema: string,
+  lockKey: string,
+  jobId: string,
+  steps: { proceed(tx: Sql): Promise<boolean>; merge(stored: StoredGroup[]): ReviewAction[]; finish(tx: Sql): Promise<T> },
+): Promise<T | null> {
+  catalogSchema(sql, schema); // refused before the transaction opens
+  const done = await sql.begin(async (t) => {
     const tx = t as unknown as Sql;
-    const deletes = actions.filter((a) => a.type === 'delete').map((a) => a.id);
-    if (deletes.length) await tx.unsafe(`delete from ${groups} where id = any($1::int8[])`, [deletes as never]);
-
-    const rows = memberRows();
-    const inserts = actions.filter((a) => a.type === 'insert');
-    if (inserts.length) {
-      // Ids drawn first, so groups and their members go in as two bulk statements.
-      const ids = await tx.unsafe<{ id: bigint }[]>(`select nextval(pg_get_serial_sequence($1, 'id')) as id from generate_series(1, $2)`, [
-        `${groups}`,
-        inserts.length,
-      ]);
-      const idOf = ids.map((r) => Number(r.id));
-      await tx.unsafe(
-        `insert into ${groups} (id, kind, keeper_asset_id, reason, last_job) select *, $5::uuid from unnest($1::int8[], $2::text[], $3::int8[], $4::text[])`,
-        [idOf, inserts.map((a) => a.group.kind), inserts.map((a) => a.group.keeperId), inserts.map((a) => a.group.reason), jobId] as never[],
-      );
-      inserts.forEach((a, k) => addMembers(rows, idOf[k]!, a.group));
-    }
-
-    const updates = actions.filter((a) => a.type === 'update');
-    if (updates.length) {
-      await tx.unsafe(
-        `update ${groups} g set keeper_asset_id = u.keeper, reason = u.reason, last_job = $4, updated_at = now()
-         from unnest($1::int8[], $2::int8[], $3::text[]) as u(id, keeper, reason) where g.id = u.id`,
-        [updates.map((a) => a.id), updates.map((a) => a.group.keeperId), updates.map((a) => a.group.reason), jobId] as never[],
-      );
-      const keep = memberRows();
-      for (const a of updates) addMembers(keep, a.id, a.group);
-      // Members detection no longer puts in an open group leave it.
-      await tx.unsafe(
-        `delete from ${members} m where m.group_id = any($1::int8[])
-           and not exists (select 1 from unnest($2::int8[], $3::int8[]) as k(g, a) where k.g = m.group_id and k.a = m.asset_id)`,
-        [updates.map((a) => a.id), keep.group, keep.asset] as never[],
-      );
-      for (const a of updates) addMembers(rows, a.id, a.group);
-    }
-
-    const added = actions.filter((a) => a.type === 'add_members');
-    if (added.length) {
-      await tx.unsafe(`update ${groups} set review_status = 'open', last_job = $2, updated_at = now() where id = any($1::int8[])`, [added.map((a) => a.id), jobId] as never[]);
-      for (const a of added) addMembers(rows, a.id, a.group, new Set(a.added));
-    }
-
-    const kept = actions.filter((a) => a.type === 'keep').map((a) => a.id);
-    if (kept.length) await tx.unsafe(`update ${groups} set last_job = $2 where id = any($1::int8[])`, [kept, jobId] as never[]);
-
-    await upsertMembers(tx, schema, rows);
+    await tx`select pg_advisory_xact_lock(hashtext(${lockKey}))`;
+    if (!(await steps.proceed(tx))) return null;
+    const stored = await storedGroups(tx, schema);
+    await applyActions(tx, schema, jobId, steps.merge(stored));
+    // Boxed, so that a finish returning an array is not taken for a pipelined list of queries.
+    return { value: await steps.finish(tx) };
   });
+  return done ? done.value : null;
+}
+
+/**
+ * Applies one detection run's review actions in bulk, on the transaction it is given: a run over a
+ * large catalog writes tens of thousands of groups, so no statement is issued per group.
+ */
+async function applyActions(tx: Sql, schema: string, jobId: string, actions: ReviewAction[]): Promise<void> {
+  const s = catalogSchema(tx, schema);
+  const deletes = actions.filter((a) => a.type === 'delete').map((a) => a.id);
+  if (deletes.length) await tx`delete from ${s}.duplicate_groups where id = any(${deletes}::int8[])`;
+
+  const rows = memberRows();
+  const inserts = actions.filter((a) => a.type === 'insert');
+  if (inserts.length) {
+    // Ids drawn first, so groups and their members go in as two bulk statements.
+    const ids = await tx<{ id: bigint }[]>`
+      select nextval(pg_get_serial_sequence(${table(schema, 'duplicate_groups')}, 'id')) as id from generate_series(1, ${inserts.length})`;
+    const idOf = ids.map((r) => Number(r.id));
+    await tx`
+      insert into ${s}.duplicate_groups (id, kind, keeper_asset_id, reason, last_job)
+      select *, ${jobId}::uuid from unnest(${idOf}::int8[], ${inserts.map((a) => a.group.kind)}::text[], ${inserts.map((a) => a.group.keeperId)}::int8[], ${inserts.map((a) => a.group.reason)}::text[])`;
+    inserts.forEach((a, k) => addMembers(rows, idOf[k]!, a.group));
+  }
+
+  const updates = actions.filter((a) => a.type === 'update');
+  if (updates.length) {
+    await tx`
+      update ${s}.duplicate_groups g set keeper_asset_id = u.keeper, reason = u.reason, last_job = ${jobId}, updated_at = now()
+      from unnest(${updates.map((a) => a.id)}::int8[], ${updates.map((a) => a.group.keeperId)}::int8[], ${updates.map((a) => a.group.reason)}::text[]) as u(id, keeper, reason)
+      where g.id = u.id`;
+    const keep = memberRows();
+    for (const a of updates) addMembers(keep, a.id, a.group);
+    // Members detection no longer puts in an open group leave it.
+    await tx`
+      delete from ${s}.duplicate_members m where m.group_id = any(${updates.map((a) => a.id)}::int8[])
+        and not exists (select 1 from unnest(${keep.group}::int8[], ${keep.asset}::int8[]) as k(g, a) where k.g = m.group_id and k.a = m.asset_id)`;
+    for (const a of updates) addMembers(rows, a.id, a.group);
+  }
+
+  const added = actions.filter((a) => a.type === 'add_members');
+  if (added.length) {
+    await tx`
+      update ${s}.duplicate_groups set review_status = 'open', last_job = ${jobId}, updated_at = now()
+      where id = any(${added.map((a) => a.id)}::int8[])`;
+    for (const a of added) addMembers(rows, a.id, a.group, new Set(a.added));
+  }
+
+  const kept = actions.filter((a) => a.type === 'keep').map((a) => a.id);
+  if (kept.length) await tx`update ${s}.duplicate_groups set last_job = ${jobId} where id = any(${kept}::int8[])`;
+
+  await upsertMembers(tx, schema, rows);
 }
 
 export interface GroupFilter {
@@ -165,23 +185,20 @@ export interface GroupRow {
 
 /** One page of groups in id order, with their members; every value is a bound parameter. */
 export async function listGroups(sql: Sql, schema: string, f: GroupFilter): Promise<GroupRow[]> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const bind = (v: unknown) => (params.push(v), `$${params.length}`);
-  if (f.kind) where.push(`g.kind = ${bind(f.kind)}`);
-  if (f.status) where.push(`g.review_status = ${bind(f.status)}`);
-  if (f.afterId !== undefined) where.push(`g.id > ${bind(f.afterId)}`);
-  const rows = await sql.unsafe<(Omit<GroupRow, 'id' | 'keeper_asset_id' | 'members'> & { id: bigint; keeper_asset_id: bigint | null; members: GroupRow['members'] })[]>(
-    `select g.id, g.kind, g.keeper_asset_id, k.path as keeper_path, g.reason, g.review_status, g.created_at, g.updated_at,
-       (select json_agg(json_build_object('asset_id', m.asset_id, 'path', a.path, 'distance', m.distance, 'similarity', m.similarity,
-          'orientation', m.orientation, 'decision', m.decision, 'quality_score', a.quality_score, 'width', a.width, 'height', a.height,
-          'size', a.size, 'thumbnail_key', a.thumbnail_key)
-          order by (m.asset_id = g.keeper_asset_id) desc, m.distance nulls last, a.path)
-        from ${table(schema, 'duplicate_members')} m join ${table(schema, 'assets')} a on a.id = m.asset_id where m.group_id = g.id) as members
-     from ${table(schema, 'duplicate_groups')} g left join ${table(schema, 'assets')} k on k.id = g.keeper_asset_id
-     ${where.length ? 'where ' + where.join(' and ') : ''} order by g.id limit ${bind(f.limit)}`,
-    params as never[],
-  );
+  const s = catalogSchema(sql, schema);
+  const rows = await sql<(Omit<GroupRow, 'id' | 'keeper_asset_id' | 'members'> & { id: bigint; keeper_asset_id: bigint | null; members: GroupRow['members'] })[]>`
+    select g.id, g.kind, g.keeper_asset_id, k.path as keeper_path, g.reason, g.review_status, g.created_at, g.updated_at,
+      (select json_agg(json_build_object('asset_id', m.asset_id, 'path', a.path, 'distance', m.distance, 'similarity', m.similarity,
+         'orientation', m.orientation, 'decision', m.decision, 'quality_score', a.quality_score, 'width', a.width, 'height', a.height,
+         'size', a.size, 'thumbnail_key', a.thumbnail_key)
+         order by (m.asset_id = g.keeper_asset_id) desc, m.distance nulls last, a.path)
+       from ${s}.duplicate_members m join ${s}.assets a on a.id = m.asset_id where m.group_id = g.id) as members
+    from ${s}.duplicate_groups g left join ${s}.assets k on k.id = g.keeper_asset_id
+    where true
+      ${f.kind ? sql`and g.kind = ${f.kind}` : sql``}
+      ${f.status ? sql`and g.review_status = ${f.status}` : sql``}
+      ${f.afterId !== undefined ? sql`and g.id > ${f.afterId}` : sql``}
+    order by g.id limit ${f.limit}`;
   return rows.map((r) => ({ ...r, id: Number(r.id), keeper_asset_id: r.keeper_asset_id === null ? null : Number(r.keeper_asset_id), members: r.members ?? [] }));
 }
 
@@ -191,9 +208,8 @@ export async function getGroup(sql: Sql, schema: string, id: number): Promise<Gr
 }
 
 export async function countGroups(sql: Sql, schema: string): Promise<Record<string, Record<string, number>>> {
-  const rows = await sql.unsafe<{ kind: string; review_status: string; n: number }[]>(
-    `select kind, review_status, count(*)::int as n from ${table(schema, 'duplicate_groups')} group by kind, review_status`,
-  );
+  const rows = await sql<{ kind: string; review_status: string; n: number }[]>`
+    select kind, review_status, count(*)::int as n from ${catalogSchema(sql, schema)}.duplicate_groups group by kind, review_status`;
   const out: Record<string, Record<string, number>> = {};
   for (const r of rows) (out[r.kind] ??= {})[r.review_status] = r.n;
   return out;
@@ -214,49 +230,44 @@ export interface Resolution {
 export async function resolveGroup(sql: Sql, schema: string, id: number, r: Resolution): Promise<GroupRow | null> {
   const before = await getGroup(sql, schema, id);
   if (!before) return null;
+  const s = catalogSchema(sql, schema);
   await sql.begin(async (tx) => {
-    const members = table(schema, 'duplicate_members');
     if (r.status === 'resolved') {
       const keep = r.keep?.length ? r.keep : before.keeper_asset_id !== null ? [before.keeper_asset_id] : [];
-      await tx.unsafe(`update ${members} set decision = case when asset_id = any($2::int8[]) then 'keep' else 'remove' end where group_id = $1`, [id, keep as never]);
+      await tx`update ${s}.duplicate_members set decision = case when asset_id = any(${keep}::int8[]) then 'keep' else 'remove' end where group_id = ${id}`;
     } else {
-      await tx.unsafe(`update ${members} set decision = null where group_id = $1`, [id]);
+      await tx`update ${s}.duplicate_members set decision = null where group_id = ${id}`;
     }
-    await tx.unsafe(`update ${table(schema, 'duplicate_groups')} set review_status = $2, updated_at = now() where id = $1`, [id, r.status]);
-    await tx.unsafe(`insert into ${table(schema, 'audit_log')} (actor, action, details) values ($1, $2, $3)`, [
-      r.actor,
-      `duplicates.${r.status === 'open' ? 'reopen' : r.status === 'resolved' ? 'resolve' : 'dismiss'}`,
-      tx.json({
-        group_id: id,
-        before: { review_status: before.review_status, decisions: before.members.map((m) => ({ asset_id: m.asset_id, decision: m.decision })) },
-        keep: r.keep ?? null,
-      } as never),
-    ] as never[]);
+    await tx`update ${s}.duplicate_groups set review_status = ${r.status}, updated_at = now() where id = ${id}`;
+    const action = `duplicates.${r.status === 'open' ? 'reopen' : r.status === 'resolved' ? 'resolve' : 'dismiss'}`;
+    const details = {
+      group_id: id,
+      before: { review_status: before.review_status, decisions: before.members.map((m) => ({ asset_id: m.asset_id, decision: m.decision })) },
+      keep: r.keep ?? null,
+    };
+    await tx`insert into ${s}.audit_log (actor, action, details) values (${r.actor}, ${action}, ${tx.json(details)})`;
   });
   return getGroup(sql, schema, id);
 }
 
 /** Candidate pairs of a sharded search, kept until the job's finalize reads them. */
 export async function writeCandidates(sql: Sql, schema: string, jobId: string, pairs: NearPair[]): Promise<void> {
+  const s = catalogSchema(sql, schema);
   for (let i = 0; i < pairs.length; i += 10000) {
     const part = pairs.slice(i, i + 10000);
-    await sql.unsafe(
-      `insert into ${table(schema, 'duplicate_candidates')} (job_id, a, b, distance, orientation)
-       select $1, * from unnest($2::int8[], $3::int8[], $4::int2[], $5::int2[])
-       on conflict (job_id, a, b) do update set distance = least(excluded.distance, duplicate_candidates.distance)`,
-      [jobId, part.map((p) => p.a), part.map((p) => p.b), part.map((p) => p.distance), part.map((p) => p.orientation)] as never[],
-    );
+    await sql`
+      insert into ${s}.duplicate_candidates (job_id, a, b, distance, orientation)
+      select ${jobId}, * from unnest(${part.map((p) => p.a)}::int8[], ${part.map((p) => p.b)}::int8[], ${part.map((p) => p.distance)}::int2[], ${part.map((p) => p.orientation)}::int2[])
+      on conflict (job_id, a, b) do update set distance = least(excluded.distance, duplicate_candidates.distance)`;
   }
 }
 
 export async function readCandidates(sql: Sql, schema: string, jobId: string): Promise<NearPair[]> {
-  const rows = await sql.unsafe<{ a: bigint; b: bigint; distance: number; orientation: number }[]>(
-    `select a, b, distance, orientation from ${table(schema, 'duplicate_candidates')} where job_id = $1`,
-    [jobId],
-  );
+  const rows = await sql<{ a: bigint; b: bigint; distance: number; orientation: number }[]>`
+    select a, b, distance, orientation from ${catalogSchema(sql, schema)}.duplicate_candidates where job_id = ${jobId}`;
   return rows.map((r) => ({ a: Number(r.a), b: Number(r.b), distance: r.distance, orientation: r.orientation, similarity: null }));
 }
 
 export async function clearCandidates(sql: Sql, schema: string, jobId: string): Promise<void> {
-  await sql.unsafe(`delete from ${table(schema, 'duplicate_candidates')} where job_id = $1`, [jobId]);
+  await sql`delete from ${catalogSchema(sql, schema)}.duplicate_candidates where job_id = ${jobId}`;
 }

@@ -1,16 +1,14 @@
 import { decodeHalf, encodeHalf } from '../embed/vectors.js';
-import { table } from './assets.js';
+import { catalogSchema } from './assets.js';
 import type { Sql } from './database.js';
-import { quoteSchema } from './migrate.js';
 
 /** The stored (normalized, half-float) embeddings of these assets. */
 export async function loadEmbeddings(sql: Sql, schema: string, ids: number[]): Promise<Map<number, Float32Array>> {
+  const s = catalogSchema(sql, schema);
   const out = new Map<number, Float32Array>();
   for (let i = 0; i < ids.length; i += 10000) {
-    const rows = await sql.unsafe<{ asset_id: bigint; vector: Buffer }[]>(
-      `select asset_id, vector from ${table(schema, 'embeddings')} where asset_id = any($1::int8[])`,
-      [ids.slice(i, i + 10000) as never],
-    );
+    const rows = await sql<{ asset_id: bigint; vector: Buffer }[]>`
+      select asset_id, vector from ${s}.embeddings where asset_id = any(${ids.slice(i, i + 10000)}::int8[])`;
     for (const r of rows) out.set(Number(r.asset_id), decodeHalf(r.vector));
   }
   return out;
@@ -20,10 +18,10 @@ export async function loadEmbeddings(sql: Sql, schema: string, ids: number[]): P
 export async function writeEmbeddings(sql: Sql, schema: string, model: string, rows: { assetId: number; vector: Float32Array }[]): Promise<void> {
   if (!rows.length) return;
   const values = rows.map((r) => ({ asset_id: r.assetId, model, dim: r.vector.length, vector: encodeHalf(r.vector) }));
-  quoteSchema(schema); // checked before postgres.js quotes it as an identifier
+  const s = catalogSchema(sql, schema);
   for (let i = 0; i < values.length; i += 2000) {
     await sql`
-      insert into ${sql(schema)}.embeddings ${sql(values.slice(i, i + 2000), 'asset_id', 'model', 'dim', 'vector')}
+      insert into ${s}.embeddings ${sql(values.slice(i, i + 2000), 'asset_id', 'model', 'dim', 'vector')}
       on conflict (asset_id) do update set model = excluded.model, dim = excluded.dim, vector = excluded.vector, created_at = now()`;
   }
 }

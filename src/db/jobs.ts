@@ -1,53 +1,74 @@
+import type { FinalStatus, Job, JobErrorCode, JobProgress, JobStatus, JobType } from '../model/job.js';
 import type { Sql } from './database.js';
 
-export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-export type FinalStatus = Exclude<JobStatus, 'queued' | 'running'>;
-export const JOB_TYPES = ['scan', 'duplicates'] as const;
-export type JobType = (typeof JOB_TYPES)[number];
+/** The index that keeps one queued-or-running job of a type per catalog (migration 3). */
+export const ONE_ACTIVE_JOB = 'jobs_one_active';
 
-export interface JobProgress {
-  done: number;
-  total: number;
-  failed: number;
-  rate: number;
-  eta_s: number | null;
-  stage: string;
-  message?: string;
-}
-
-export interface Job {
+export interface NewJob {
   id: string;
-  catalog_id: string | null;
-  type: string;
-  status: JobStatus;
+  catalogId: string;
+  type: JobType;
   params: Record<string, unknown>;
-  progress: Partial<JobProgress>;
-  result: Record<string, unknown> | null;
-  error: string | null;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-  updated_at: Date;
+  /** The process that will run it; null when the queue owns it. */
+  owner: string | null;
+  leaseMs: number;
 }
 
-export function isFinal(status: JobStatus): status is FinalStatus {
-  return status === 'completed' || status === 'failed' || status === 'cancelled';
-}
-
-export async function createJob(
-  sql: Sql,
-  catalogId: string,
-  type: JobType,
-  params: Record<string, unknown>,
-  status: 'queued' | 'running' = 'running',
-): Promise<Job> {
+/** Inserts a queued job; a unique violation on ONE_ACTIVE_JOB means the catalog already has one. */
+export async function insertJob(sql: Sql, j: NewJob): Promise<Job> {
   const [job] = await sql<Job[]>`
-    insert into public.jobs (catalog_id, type, status, params, started_at, progress)
-    values (${catalogId}, ${type}, ${status}, ${sql.json(params as never)}, ${status === 'running' ? sql`now()` : null},
-      ${sql.json({ done: 0, total: 0, failed: 0, rate: 0, eta_s: null, stage: status === 'queued' ? 'queued' : 'discover' } as never)})
+    insert into public.jobs (id, catalog_id, type, status, params, progress, owner, lease_until)
+    values (${j.id}, ${j.catalogId}, ${j.type}, 'queued', ${sql.json(j.params as never)},
+      ${sql.json({ done: 0, total: 0, failed: 0, rate: 0, eta_s: null, stage: 'queued' } as never)},
+      ${j.owner}, ${j.owner ? sql`now() + make_interval(secs => ${j.leaseMs / 1000})` : null})
     returning *`;
   return job!;
+}
+
+/** The queued or running job of this type on the catalog, with whether its lease has lapsed (by the database's clock). */
+export async function activeJob(sql: Sql, catalogId: string, type: JobType): Promise<(Job & { lapsed: boolean }) | null> {
+  const [job] = await sql<(Job & { lapsed: boolean })[]>`
+    select *, coalesce(lease_until < now(), false) as lapsed from public.jobs
+    where catalog_id = ${catalogId} and type = ${type} and status in ('queued', 'running')`;
+  return job ?? null;
+}
+
+/** Local jobs still active, with whether their lease has lapsed: what a starting server may take over. */
+export async function activeLocalJobs(sql: Sql): Promise<(Job & { lapsed: boolean })[]> {
+  return sql<(Job & { lapsed: boolean })[]>`
+    select *, coalesce(lease_until < now(), false) as lapsed from public.jobs
+    where status in ('queued', 'running') and coalesce(params->>'runner', 'local') = 'local'
+    order by created_at`;
+}
+
+/** Moves a job to a new owner, provided it still has the owner the caller saw (compare and set). */
+export async function takeOverJob(sql: Sql, jobId: string, from: string | null, to: string, leaseMs: number): Promise<Job | null> {
+  const [job] = await sql<Job[]>`
+    update public.jobs set owner = ${to}, lease_until = now() + make_interval(secs => ${leaseMs / 1000}), updated_at = now()
+    where id = ${jobId} and status in ('queued', 'running') and owner is not distinct from ${from}
+    returning *`;
+  return job ?? null;
+}
+
+/** Extends the leases this owner holds; returns the ids it still holds (a job ended or taken over is not among them). */
+export async function renewLeases(sql: Sql, owner: string, jobIds: string[], leaseMs: number): Promise<Set<string>> {
+  if (!jobIds.length) return new Set();
+  const rows = await sql<{ id: string }[]>`
+    update public.jobs set lease_until = now() + make_interval(secs => ${leaseMs / 1000})
+    where id = any(${jobIds}::uuid[]) and owner = ${owner} and status in ('queued', 'running')
+    returning id`;
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * Inside a transaction: locks the job's row when it is still running under this owner (null for
+ * the queue's jobs), so what the caller writes next lands only while the job is really its own.
+ */
+export async function lockRunningJob(tx: Sql, jobId: string, owner: string | null): Promise<boolean> {
+  const rows = await tx`
+    select id from public.jobs where id = ${jobId} and status = 'running' and owner is not distinct from ${owner}
+    for update`;
+  return rows.length > 0;
 }
 
 export async function getJob(sql: Sql, id: string): Promise<Job | null> {
@@ -91,35 +112,42 @@ export async function updateJobProgress(sql: Sql, jobId: string, progress: JobPr
     where id = ${jobId} and status in ('queued', 'running') and coalesce((progress->>'done')::int, 0) <= ${progress.done}`;
 }
 
+export interface JobOutcome {
+  result?: Record<string, unknown>;
+  error?: string;
+  errorCode?: JobErrorCode;
+  progress?: JobProgress;
+}
+
 /**
  * Moves a job to a final status once: a cancelled job stays cancelled however late its last
  * shard reports. Returns the row when this call made the change.
  */
-export async function finishJob(
-  sql: Sql,
-  jobId: string,
-  status: FinalStatus,
-  outcome: { result?: Record<string, unknown>; error?: string; progress?: JobProgress },
-): Promise<Job | null> {
+export async function finishJob(sql: Sql, jobId: string, status: FinalStatus, outcome: JobOutcome): Promise<Job | null> {
+  const errorCode = outcome.errorCode ?? (status === 'failed' ? 'failed' : status === 'cancelled' ? 'cancelled' : null);
   const [row] = await sql<Job[]>`
     update public.jobs set status = ${status}, result = ${outcome.result ? sql.json(outcome.result as never) : null},
-      error = ${outcome.error ?? null}, finished_at = now(), updated_at = now()
+      error = ${outcome.error ?? null}, error_code = ${errorCode}, finished_at = now(), updated_at = now(), lease_until = null
       ${outcome.progress ? sql`, progress = ${sql.json(outcome.progress as never)}` : sql``}
     where id = ${jobId} and status in ('queued', 'running')
     returning *`;
   return row ?? null;
 }
 
-/** A local scan that was running when its process died, to be taken up again by the next run (cluster scans recover through the queue). */
-export async function findInterruptedJob(sql: Sql, catalogId: string, type: JobType): Promise<Job | null> {
-  const [job] = await sql<Job[]>`
-    select * from public.jobs where catalog_id = ${catalogId} and type = ${type} and status = 'running'
-      and coalesce(params->>'runner', 'local') = 'local'
-    order by created_at desc limit 1`;
-  return job ?? null;
+/**
+ * Runs `fn` in one transaction while the job is running under this owner (its row locked), so a
+ * job that was cancelled or taken over meanwhile writes nothing; null then.
+ */
+export async function whileRunning<T>(sql: Sql, jobId: string, owner: string | null, fn: (tx: Sql) => Promise<T>): Promise<T | null> {
+  return sql.begin(async (t) => {
+    const tx = t as unknown as Sql;
+    return (await lockRunningJob(tx, jobId, owner)) ? fn(tx) : null;
+  }) as Promise<T | null>;
 }
 
-/** Seconds since the job started (or was created), for summaries; never zero. */
-export function secondsSinceStart(job: Pick<Job, 'started_at' | 'created_at'>): number {
-  return Math.max(0.001, (Date.now() - (job.started_at ?? job.created_at).getTime()) / 1000);
+/** Jobs by status with their failed-file counts, for /metrics. */
+export async function jobCountsByStatus(sql: Sql): Promise<{ status: string; n: number; failed: number }[]> {
+  const rows = await sql<{ status: string; n: bigint; failed: bigint }[]>`
+    select status, count(*)::int8 as n, coalesce(sum((progress->>'failed')::int8), 0)::int8 as failed from public.jobs group by status`;
+  return rows.map((r) => ({ status: r.status, n: Number(r.n), failed: Number(r.failed) }));
 }

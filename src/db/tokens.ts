@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { UserError } from '../util/errors.js';
 import type { Sql } from './database.js';
+import { isUniqueViolation } from './errors.js';
 
 export interface ApiToken {
   id: string;
@@ -32,7 +33,7 @@ export async function createToken(sql: Sql, input: { name: string; readOnly: boo
       returning ${sql(TOKEN_COLUMNS)}`;
     return { token, row: row! };
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') throw new UserError(`a token named "${name}" already exists`, 'conflict');
+    if (isUniqueViolation(err)) throw new UserError(`a token named "${name}" already exists`, 'conflict');
     throw err;
   }
 }

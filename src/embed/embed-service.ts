@@ -3,7 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { LuminaConfig } from '../config/config.js';
 import { table } from '../db/assets.js';
-import { embedInputDir, thumbnailDir, type Catalog } from '../db/catalogs.js';
+import { embedInputDir, thumbnailDir, type Catalog } from '../model/catalog.js';
 import type { Sql } from '../db/database.js';
 import { writeEmbeddings } from '../db/embeddings.js';
 import { EMBED_SIZE } from '../pipeline/pixels.js';

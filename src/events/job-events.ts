@@ -1,4 +1,4 @@
-import type { Job, JobProgress, JobStatus } from '../db/jobs.js';
+import type { Job, JobProgress, JobStatus } from '../model/job.js';
 
 /**
  * What subscribers receive over WebSocket (and what travels over Redis pub/sub between processes).

@@ -1,20 +1,26 @@
-import type { Catalog } from '../db/catalogs.js';
+import { clearCandidates, countStaleFingerprints, loadDedupeAssets, readCandidates, writeCandidates, writeDetection } from '../db/duplicates.js';
 import type { Sql } from '../db/database.js';
-import { applyReviewActions, countStaleFingerprints, loadDedupeAssets, storedGroups } from '../db/duplicates.js';
 import { loadEmbeddings } from '../db/embeddings.js';
-import { finishJob, secondsSinceStart, type Job, type JobProgress } from '../db/jobs.js';
-import { createVectorIndex, nativeFaiss } from '../dedupe/faiss.js';
-import { packHashes, popcount32 } from '../dedupe/hamming-index.js';
-import { burstGroups, exactGroups, formatPairGroups, nearGroups, representatives, type ComputedGroup, type DedupeAsset, type NearPair } from '../dedupe/groups.js';
-import type { PairList } from '../dedupe/join-pool.js';
+import { finishJob, lockRunningJob } from '../db/jobs.js';
+import { withReconnect } from '../db/retry.js';
+import { detect, embeddingPairs, pairsOf, retrievalLimit, searchInput, type SearchInput } from '../dedupe/detect.js';
+import { representatives, type ComputedGroup, type DedupeAsset, type NearPair } from '../dedupe/groups.js';
+import { buildIndex, joinSlices, type HammingIndex, type JoinSlice } from '../dedupe/hamming-index.js';
+import type { JoinPool } from '../dedupe/join-pool.js';
 import { mergeWithStored } from '../dedupe/review.js';
-import type { EmbedSummary } from '../embed/embed-service.js';
-import { cosine } from '../embed/vectors.js';
+import type { EmbedService, EmbedSummary } from '../embed/embed-service.js';
+import type { Catalog } from '../model/catalog.js';
+import { secondsSinceStart, type Job, type JobProgress, type JobRunner } from '../model/job.js';
+import { messageOf } from '../util/errors.js';
 
 /**
- * The steps of a duplicates job as plain functions, called alike by the in-process runner and by
- * the queue processors: load → search (sliced over threads or workers) → finalize.
+ * The duplicates job, one module for both runners: plan (load the hashes, cut the search into
+ * slices and the pending embeddings into batches, count the work), parts (a search slice, an
+ * embed batch), finalize (confirm, group, merge with the stored review state, write, close).
+ * The in-process runner runs the parts itself; the queue runs them as BullMQ jobs.
  */
+
+/** What public.jobs.params holds for a duplicates job. */
 export interface DuplicatesParams {
   /** Largest sign-pHash distance (of 64 bits) for a near duplicate. */
   threshold: number;
@@ -23,7 +29,7 @@ export interface DuplicatesParams {
   /** Smallest CNN cosine similarity that confirms a candidate where both have embeddings. */
   similarity: number;
   embeddings: 'auto' | 'on' | 'off';
-  runner: 'local' | 'cluster';
+  runner: JobRunner;
 }
 
 /** Tuned on the variant corpus of test/dedupe-quality.test.ts (see README: Duplicates). */
@@ -31,7 +37,7 @@ export const DEFAULT_THRESHOLD = 10;
 export const DEFAULT_TURNED_THRESHOLD = 3;
 export const DEFAULT_SIMILARITY = 0.7;
 
-export function duplicatesParams(p: Partial<DuplicatesParams>, runner: 'local' | 'cluster'): DuplicatesParams {
+export function duplicatesParams(p: Partial<DuplicatesParams>, runner: JobRunner): DuplicatesParams {
   const threshold = p.threshold ?? DEFAULT_THRESHOLD;
   return {
     threshold,
@@ -42,33 +48,127 @@ export function duplicatesParams(p: Partial<DuplicatesParams>, runner: 'local' |
   };
 }
 
-/** What the search runs over: one asset per content, with pixels; numbered by position. */
-export interface SearchInput {
-  reps: DedupeAsset[];
-  hashes: Uint32Array;
+/** The advisory lock under which a catalog's groups are read, merged and written. */
+export const duplicatesLockKey = (catalogId: string) => `lumina.duplicates.${catalogId}`;
+
+/** Queries per search slice: big enough that loading the hash array is paid for, small enough to spread. */
+const QUERIES_PER_SLICE = 100_000;
+/** Contents per embed batch. */
+const CONTENTS_PER_EMBED_BATCH = 256;
+
+/** What a process needs to run duplicates parts. */
+export interface DuplicatesWork {
+  sql: Sql;
+  joins(): JoinPool;
+  embedder(): EmbedService;
+  indexes: SearchIndexCache;
 }
 
-export function searchInput(assets: DedupeAsset[]): SearchInput {
-  const reps = representatives(assets).sort((a, b) => a.id - b.id);
-  return { reps, hashes: packHashes(reps.map((r) => r.hash!)) };
+interface LoadedHashes {
+  assets: DedupeAsset[];
+  input: SearchInput;
+  index: HammingIndex;
+}
+
+/** The parts of one job that land on one process share one load of the hashes and one index. */
+export class SearchIndexCache {
+  readonly #entries = new Map<string, Promise<LoadedHashes>>();
+
+  constructor(
+    private readonly sql: Sql,
+    /** Jobs kept at once: a worker may hold slices of two jobs. */
+    private readonly size = 2,
+  ) {}
+
+  get(jobId: string, catalog: Catalog): Promise<LoadedHashes> {
+    let got = this.#entries.get(jobId);
+    if (!got) {
+      got = loadDedupeAssets(this.sql, catalog.schema_name).then((assets) => {
+        const input = searchInput(assets);
+        return { assets, input, index: buildIndex(input.hashes) };
+      });
+      // A failed load is not kept: the retry loads again.
+      got.catch(() => this.#entries.delete(jobId));
+      this.#entries.set(jobId, got);
+      while (this.#entries.size > this.size) this.#entries.delete(this.#entries.keys().next().value!);
+    }
+    return got;
+  }
+
+  forget(jobId: string): void {
+    this.#entries.delete(jobId);
+  }
+}
+
+export interface DuplicatesPlan {
+  /** Pictures searched (one per content). */
+  n: number;
+  /** Four chunk passes over the n queries, cut so that several hosts can share them. */
+  slices: JoinSlice[];
+  /** Contents (SHA-256 hex) still to embed, in batches. */
+  embedBatches: string[][];
+  /** Units of progress: queries searched (four passes over n) plus contents embedded. */
+  total: number;
+}
+
+/** Step 1: load the hashes, cut the search into slices and the pending embeddings into batches. */
+export async function planDuplicates(work: DuplicatesWork, job: Pick<Job, 'id'>, catalog: Catalog, params: DuplicatesParams): Promise<DuplicatesPlan> {
+  const { input } = await work.indexes.get(job.id, catalog);
+  const n = input.reps.length;
+  const slices = joinSlices(n, 4 * Math.max(1, Math.ceil(n / QUERIES_PER_SLICE)));
+  const pending = params.embeddings === 'off' ? [] : await work.embedder().pending(catalog);
+  const embedBatches: string[][] = [];
+  for (let i = 0; i < pending.length; i += CONTENTS_PER_EMBED_BATCH) embedBatches.push(pending.slice(i, i + CONTENTS_PER_EMBED_BATCH).map((p) => p.sha));
+  return { n, slices, embedBatches, total: 4 * n + pending.length };
+}
+
+/** Queries a slice covers, in progress units. */
+export const sliceSize = (slice: JoinSlice) => slice.to - slice.from;
+
+/**
+ * Step 2a: one search slice, spread over this host's threads. A slice planned over a different
+ * set of hashes is refused: the catalog changed under the job.
+ */
+export async function searchPart(work: DuplicatesWork, job: Pick<Job, 'id'>, catalog: Catalog, params: DuplicatesParams, slice: JoinSlice, n: number): Promise<NearPair[]> {
+  const { input, index } = await work.indexes.get(job.id, catalog);
+  if (index.n !== n) throw new Error(`the catalog changed while duplicates were being searched (${n} hashes planned, ${index.n} now): run the job again`);
+  const pool = work.joins();
+  const per = Math.max(1, Math.ceil(sliceSize(slice) / (pool.threads * 4)));
+  const pieces: JoinSlice[] = [];
+  for (let from = slice.from; from < slice.to; from += per) pieces.push({ chunk: slice.chunk, from, to: Math.min(slice.to, from + per) });
+  const list = await pool.join(index, { radius: params.threshold, turnedRadius: params.turned_threshold }, pieces);
+  return pairsOf(list, input.reps);
+}
+
+/** Step 2a on the queue: a slice's pairs wait in the catalog's candidates table for finalize. */
+export async function searchPartToCandidates(work: DuplicatesWork, job: Pick<Job, 'id'>, catalog: Catalog, params: DuplicatesParams, slice: JoinSlice, n: number): Promise<number> {
+  const pairs = await searchPart(work, job, catalog, params, slice, n);
+  await writeCandidates(work.sql, catalog.schema_name, job.id, pairs);
+  return pairs.length;
+}
+
+export interface EmbedPartOptions {
+  /** Only these contents (a queued batch); all pending when omitted. */
+  shas?: string[];
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  /** Where a note goes when 'auto' carries on without embeddings. */
+  log?: (line: string) => void;
 }
 
 /**
- * The join's numbered pairs as asset pairs (a < b), the smallest distance kept per pair; on a tie
- * the untouched orientation, which the CNN can still check.
+ * Step 2b: embeddings for pending contents. With 'auto', a failure to make them leaves the
+ * pairs to the hashes alone (null); with 'on' it fails the job, since CNN confirmation was asked for.
  */
-export function pairsOf(list: PairList, reps: DedupeAsset[]): NearPair[] {
-  const best = new Map<string, NearPair>();
-  for (let k = 0; k < list.length; k++) {
-    let a = reps[list.i[k]!]!.id;
-    let b = reps[list.j[k]!]!.id;
-    if (a > b) [a, b] = [b, a];
-    const key = `${a},${b}`;
-    const had = best.get(key);
-    const d = list.distance[k]!;
-    if (!had || d < had.distance || (d === had.distance && list.orientation[k] === 0 && had.orientation !== 0)) best.set(key, { a, b, distance: d, orientation: list.orientation[k]!, similarity: null });
+export async function embedPart(work: DuplicatesWork, catalog: Catalog, params: DuplicatesParams, options: EmbedPartOptions = {}): Promise<EmbedSummary | null> {
+  if (params.embeddings === 'off') return null;
+  try {
+    return await work.embedder().embedPending(catalog, options);
+  } catch (err) {
+    if (params.embeddings === 'on') throw new Error(`embeddings were required (--embeddings on) but could not be made: ${messageOf(err)}`);
+    options.log?.(`no embeddings this run (${messageOf(err)}); duplicates are found by their hashes alone`);
+    return null;
   }
-  return [...best.values()];
 }
 
 export interface DuplicatesSummary {
@@ -90,125 +190,28 @@ export interface DuplicatesSummary {
   duration_s: number;
 }
 
-/**
- * Confirms candidates by CNN similarity where both sides have an embedding (and requires it
- * when embeddings are 'on'), then forms every kind of group.
- */
-export function detect(
-  assets: DedupeAsset[],
-  pairs: NearPair[],
-  embeddings: Map<number, Float32Array>,
-  params: DuplicatesParams,
-): { groups: ComputedGroup[]; confirmed: number; rejected: number } {
-  let rejected = 0;
-  const confirmed: NearPair[] = [];
-  const sure = Math.floor(params.threshold / 2);
-  for (const p of pairs) {
-    const ea = params.embeddings === 'off' ? undefined : embeddings.get(p.a);
-    const eb = params.embeddings === 'off' ? undefined : embeddings.get(p.b);
-    // A CNN sees a turned picture as another picture: turned matches rest on their exact hash.
-    if (p.orientation !== 0) {
-      confirmed.push(p);
-      continue;
-    }
-    if (ea && eb) {
-      const similarity = cosine(ea, eb);
-      // Close hashes stand on their own; the CNN decides the borderline ones.
-      if (p.distance <= sure && params.embeddings !== 'on') {
-        confirmed.push({ ...p, similarity: Math.round(similarity * 10000) / 10000 });
-        continue;
-      }
-      if (similarity < params.similarity) {
-        rejected++;
-        continue;
-      }
-      confirmed.push({ ...p, similarity: Math.round(similarity * 10000) / 10000 });
-    } else if (params.embeddings !== 'on') {
-      confirmed.push(p);
-    } else {
-      rejected++;
-    }
-  }
-  const byId = new Map(assets.map((a) => [a.id, a]));
-  const exact = exactGroups(assets);
-  const bursts = burstGroups(assets);
-  const formats = formatPairGroups(assets);
-  const near = nearGroups(byId, confirmed, [...bursts, ...formats]);
-  return { groups: [...exact, ...near, ...bursts, ...formats], confirmed: confirmed.length, rejected };
-}
-
-/**
- * Above this many pictures, embedding retrieval is skipped (the CNN still confirms the hash's
- * candidates): every embedding is held in memory (5 KB each), and the search is exact, n² dot
- * products: 5 s for 20 000 through FAISS on OpenBLAS, minutes on the reference BLAS or in JS.
- */
-export const retrievalLimit = () => (nativeFaiss() ? 20_000 : 3_000);
-/** Cosine similarity at which the CNN alone proposes a pair... */
-export const RETRIEVAL_SIMILARITY = 0.95;
-/** ...provided its hashes are at most this many bits beyond the threshold. */
-export const RETRIEVAL_EXTRA_BITS = 6;
-
-/** Neighbours per picture the CNN may propose: near-identical clusters larger than this are the hash's to find. */
-const RETRIEVAL_NEIGHBOURS = 32;
-
-/**
- * Pairs the hash missed that the CNN finds near-identical (a crop moves a pHash more than a
- * recompression does): each picture's nearest embeddings by inner product, through FAISS's exact
- * flat index where the addon is built (a BLAS matrix product: 20 000 pictures in 5 s with
- * OpenBLAS), kept above RETRIEVAL_SIMILARITY and only where the hashes are still within
- * RETRIEVAL_EXTRA_BITS of the threshold.
- */
-export function embeddingPairs(reps: DedupeAsset[], embeddings: Map<number, Float32Array>, params: DuplicatesParams, known: NearPair[]): { pairs: NearPair[]; engine: string } {
-  const withVectors = reps.filter((r) => embeddings.has(r.id) && r.hash !== null);
-  if (withVectors.length < 2) return { pairs: [], engine: 'none' };
-  const dim = embeddings.get(withVectors[0]!.id)!.length;
-  const data = new Float32Array(withVectors.length * dim);
-  withVectors.forEach((r, k) => data.set(embeddings.get(r.id)!, k * dim));
-  const index = createVectorIndex(dim, 'flat');
-  index.add(data);
-  const k = Math.min(RETRIEVAL_NEIGHBOURS + 1, withVectors.length);
-  const res = index.search(data, k);
-  const have = new Set(known.map((p) => `${p.a},${p.b}`));
-  const gate = params.threshold + RETRIEVAL_EXTRA_BITS;
-  const out: NearPair[] = [];
-  for (let q = 0; q < withVectors.length; q++) {
-    for (let r = q * k; r < (q + 1) * k; r++) {
-      const other = res.labels[r]!;
-      // Nearest-neighbour lists are not symmetric: either side may be the one that lists the pair.
-      if (other === q || other < 0 || res.distances[r]! < RETRIEVAL_SIMILARITY) continue;
-      const x = withVectors[q]!;
-      const y = withVectors[other]!;
-      const [a, b] = x.id < y.id ? [x.id, y.id] : [y.id, x.id];
-      if (have.has(`${a},${b}`)) continue;
-      have.add(`${a},${b}`);
-      const distance = popcount64(x.hash! ^ y.hash!);
-      if (distance > gate) continue;
-      out.push({ a, b, distance, orientation: 0, similarity: null });
-    }
-  }
-  return { pairs: out, engine: `${nativeFaiss() ? 'faiss' : 'js'} flat, ${k - 1} nearest` };
-}
-
-function popcount64(v: bigint): number {
-  const u = BigInt.asUintN(64, v);
-  return popcount32(Number(u >> 32n)) + popcount32(Number(u & 0xffffffffn));
-}
-
 export interface FinalizeDuplicatesInput {
   catalog: Catalog;
   job: Job;
   params: DuplicatesParams;
-  assets: DedupeAsset[];
-  searched: number;
+  /** Every candidate pair the search parts found. */
   pairs: NearPair[];
+  searched: number;
+  /** The assets the plan loaded, when it ran in this process; loaded again otherwise. */
+  assets?: DedupeAsset[];
   /** What the embed stage did in this process (embedded runs); cluster workers log their own. */
   embed?: EmbedSummary | null;
 }
 
-/** Detects, merges with the stored review state, writes, and closes the job. */
+/**
+ * Step 3: confirm, group, merge with the stored review state and write, all in one transaction
+ * under the catalog's duplicates lock, closing the job in the same transaction. A job that is no
+ * longer running under its owner (cancelled, taken over) writes nothing; null then.
+ */
 export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInput): Promise<{ summary: DuplicatesSummary; job: Job | null }> {
-  const { catalog, job, params, assets, pairs } = input;
+  const { catalog, job, params, pairs } = input;
   const schema = catalog.schema_name;
+  const assets = input.assets ?? (await loadDedupeAssets(sql, schema));
   let embeddings = new Map<number, Float32Array>();
   let proposed: NearPair[] = [];
   let retrieval = 'off';
@@ -225,9 +228,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
     }
   }
   const { groups, confirmed, rejected } = detect(assets, [...pairs, ...proposed], embeddings, params);
-  await applyReviewActions(sql, schema, job.id, mergeWithStored(await storedGroups(sql, schema), groups));
   const count = (k: ComputedGroup['kind']) => groups.filter((g) => g.kind === k).length;
-  const duration = secondsSinceStart(job);
   const summary: DuplicatesSummary = {
     catalog: { id: catalog.id, name: catalog.name },
     job_id: job.id,
@@ -242,13 +243,30 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
     embed: input.embed ?? null,
     stale_fingerprints: await countStaleFingerprints(sql, schema),
     groups: { exact: count('exact'), near: count('near'), burst: count('burst'), format_pair: count('format_pair') },
-    duration_s: Math.round(duration * 1000) / 1000,
+    duration_s: Math.round(secondsSinceStart(job) * 1000) / 1000,
   };
   const progress: JobProgress = { done: input.searched, total: input.searched, failed: 0, rate: 0, eta_s: 0, stage: 'done' };
-  const finished = await finishJob(sql, job.id, 'completed', { result: summary as unknown as Record<string, unknown>, progress });
+  // One transaction, so after a lost connection it is sent again whole.
+  const finished = await withReconnect(() =>
+    writeDetection(sql, schema, duplicatesLockKey(catalog.id), job.id, {
+      proceed: (tx) => lockRunningJob(tx, job.id, job.owner),
+      merge: (stored) => mergeWithStored(stored, groups),
+      finish: (tx) => finishJob(tx, job.id, 'completed', { result: summary as unknown as Record<string, unknown>, progress }),
+    }),
+  );
   return { summary, job: finished };
 }
 
-export async function loadForDuplicates(sql: Sql, catalog: Catalog): Promise<DedupeAsset[]> {
-  return loadDedupeAssets(sql, catalog.schema_name);
+/** Step 3 on the queue: the pairs come from the candidates table, which is cleared afterwards. */
+export async function finalizeFromCandidates(work: DuplicatesWork, input: Omit<FinalizeDuplicatesInput, 'pairs'>): Promise<Job | null> {
+  const pairs = await readCandidates(work.sql, input.catalog.schema_name, input.job.id);
+  const { job } = await finalizeDuplicates(work.sql, { ...input, pairs });
+  await closeDuplicates(work, input.catalog, input.job.id);
+  return job;
+}
+
+/** What a job leaves behind once it has ended (finished, cancelled or gone): candidates, its cached index. */
+export async function closeDuplicates(work: DuplicatesWork, catalog: Catalog | null, jobId: string): Promise<void> {
+  if (catalog) await clearCandidates(work.sql, catalog.schema_name, jobId);
+  work.indexes.forget(jobId);
 }

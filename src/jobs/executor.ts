@@ -1,10 +1,14 @@
 import os from 'node:os';
-import type { Catalog } from '../db/catalogs.js';
-import type { Job } from '../db/jobs.js';
+import type { Catalog } from '../model/catalog.js';
+import type { Job } from '../model/job.js';
 
 /** Where submitted jobs run: in this process (embedded) or on queue workers (cluster). */
 export interface JobExecutor {
   readonly mode: 'embedded' | 'cluster';
+  /** The owner id written on the jobs it runs; null when the queue owns them (cluster). */
+  readonly owner: string | null;
+  /** Runs a job in this process and resolves with its summary (null: cancelled); in-process executors only. */
+  run?(job: Job, catalog: Catalog): Promise<unknown>;
   /** Starts or queues a job whose row exists with status 'queued'. */
   submit(job: Job, catalog: Catalog): Promise<void>;
   /** Stops the job's pending and running work (its row is already marked cancelled). */

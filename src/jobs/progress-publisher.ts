@@ -1,5 +1,6 @@
 import type { Sql } from '../db/database.js';
-import { updateJobProgress, type Job, type JobProgress } from '../db/jobs.js';
+import { updateJobProgress } from '../db/jobs.js';
+import type { Job, JobProgress } from '../model/job.js';
 import { eventForJob, type EventBus } from '../events/job-events.js';
 import type { JobLedger, ScanCounts } from './ledger.js';
 

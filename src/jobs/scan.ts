@@ -1,7 +1,9 @@
 import { markMissing } from '../db/assets.js';
-import type { Catalog, OutputDirs } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
-import { finishJob, secondsSinceStart, type Job, type JobProgress } from '../db/jobs.js';
+import { finishJob, whileRunning } from '../db/jobs.js';
+import { withReconnect } from '../db/retry.js';
+import type { Catalog, OutputDirs } from '../model/catalog.js';
+import { secondsSinceStart, type Job, type JobProgress, type JobRunner } from '../model/job.js';
 import { discover, type DiscoveredFile, type DiscoveryProblem } from '../pipeline/discover.js';
 import { emptyTimings, ingestShard, STAGES, type ShardContext, type ShardOutcome, type StageTimings } from '../pipeline/ingest-shard.js';
 import type { ProgressPublisher } from './progress-publisher.js';
@@ -15,7 +17,7 @@ import type { ProgressPublisher } from './progress-publisher.js';
 export interface ScanParams {
   directories: string[];
   /** 'local' runs in the submitting process; 'cluster' runs on queue workers. */
-  runner: 'local' | 'cluster';
+  runner: JobRunner;
   /** Files per shard for this job; the configured default when absent. */
   shard_size?: number;
 }
@@ -115,12 +117,13 @@ export interface FinalizeInput {
 }
 
 /**
- * Step 3: mark vanished files missing and close the job. A job with a failed shard marks nothing
- * missing (that shard's files were never stamped as seen) and ends failed, its rows kept.
+ * Step 3: mark vanished files missing and close the job, in one transaction while the job is
+ * still running under its owner: a scan that was cancelled or taken over marks nothing. A job
+ * with a failed shard marks nothing missing (that shard's files were never stamped as seen) and
+ * ends failed, its rows kept.
  */
 export async function finalizeScan(sql: Sql, input: FinalizeInput): Promise<{ summary: ScanSummary; job: Job | null }> {
   const { catalog, job, plan, totals, failedShards } = input;
-  const missing = failedShards.length ? 0 : await markMissing(sql, catalog.schema_name, job.id, plan.walked);
   const duration = secondsSinceStart(job);
   const summary: ScanSummary = {
     catalog: { id: catalog.id, name: catalog.name },
@@ -129,7 +132,7 @@ export async function finalizeScan(sql: Sql, input: FinalizeInput): Promise<{ su
     assets_added: totals.added,
     assets_updated: totals.updated,
     assets_unchanged: totals.unchanged,
-    assets_missing: missing,
+    assets_missing: 0,
     errors: totals.errors + plan.problems.length,
     duration_s: Math.round(duration * 1000) / 1000,
     files_per_s: Math.round((plan.files / duration) * 10) / 10,
@@ -138,10 +141,14 @@ export async function finalizeScan(sql: Sql, input: FinalizeInput): Promise<{ su
   };
   const done = totals.added + totals.updated + totals.unchanged;
   const progress: JobProgress = { done, total: plan.files, failed: totals.errors, rate: summary.files_per_s, eta_s: 0, stage: 'done' };
-  const { problems, ...rest } = summary;
-  const result = { ...rest, problems: problems.slice(0, 1000), failed_shards: failedShards.length };
-  const finished = failedShards.length
-    ? await finishJob(sql, job.id, 'failed', { result, progress, error: `${failedShards.length} shard(s) failed: ${failedShards[0]}` })
-    : await finishJob(sql, job.id, 'completed', { result, progress });
+  // One transaction, so after a lost connection it is sent again whole.
+  const finished = await withReconnect(() => whileRunning(sql, job.id, job.owner, async (tx) => {
+    summary.assets_missing = failedShards.length ? 0 : await markMissing(tx, catalog.schema_name, job.id, plan.walked);
+    const { problems, ...rest } = summary;
+    const result = { ...rest, problems: problems.slice(0, 1000), failed_shards: failedShards.length };
+    return failedShards.length
+      ? finishJob(tx, job.id, 'failed', { result, progress, errorCode: 'failed_shards', error: `${failedShards.length} shard(s) failed: ${failedShards[0]}` })
+      : finishJob(tx, job.id, 'completed', { result, progress });
+  }));
   return { summary, job: finished };
 }

@@ -6,7 +6,7 @@ import { FilePool } from '../workers/pool.js';
 import type { ShardWork } from './scan.js';
 
 /** What a process needs to run shards: its thread pool and ExifTool pool, sized by --workers. */
-export function openShardWork(sql: Sql, config: Pick<LuminaConfig, 'workers' | 'maxPixels'>): { work: ShardWork; close(): Promise<void> } {
+export function openShardWork(sql: Sql, config: Pick<LuminaConfig, 'workers' | 'maxPixels' | 'ffmpeg'>): { work: ShardWork; close(): Promise<void> } {
   const pool = new FilePool(config.workers);
   const metadata = new MetadataReader(config.workers);
   return {
@@ -14,7 +14,7 @@ export function openShardWork(sql: Sql, config: Pick<LuminaConfig, 'workers' | '
       sql,
       metadata,
       runTask: pool.run.bind(pool),
-      ffmpeg: findFfmpeg(),
+      ffmpeg: findFfmpeg(config.ffmpeg),
       maxPixels: config.maxPixels,
       // A little above the pool size hides ExifTool's latency.
       concurrency: config.workers * 2 + 2,

@@ -1,4 +1,5 @@
 import type { AssetWrite } from '../db/assets.js';
+import type { FileError } from '../model/file-errors.js';
 import type { FileTask, FileTaskResult } from '../workers/file-task.js';
 import type { SharedResults } from '../workers/shared-results.js';
 import { captureDate } from './capture-date.js';
@@ -42,7 +43,7 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
     maxPixels: edges.maxPixels,
   };
 
-  let pixelNote: string | null = null;
+  let pixelNote: FileError | null = null;
   let outcome: FileTaskResult;
   if (file.type === 'image' && !needsEmbeddedPreview(file.ext, file.type) && !decodedByFfmpeg(file)) {
     // Metadata and pixels at once: ExifTool runs in its own processes, the pool on the cores.
@@ -55,7 +56,7 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
         task.pixels = new Uint8Array(preview);
         task.decodeFile = false;
       } else if (file.type === 'raw') {
-        pixelNote = 'no embedded preview in this RAW file: metadata and checksum kept, no pixels';
+        pixelNote = { code: 'no_preview', message: 'no embedded preview in this RAW file: metadata and checksum kept, no pixels' };
       }
     } else if (decodedByFfmpeg(file) && file.size > 0) {
       task.decodeFile = false;
@@ -63,10 +64,10 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
         try {
           task.pixels = new Uint8Array(await extractVideoFrame(edges.ffmpeg, file.path, meta.durationS));
         } catch (err) {
-          pixelNote = (err as Error).message;
+          pixelNote = { code: 'frame_failed', message: (err as Error).message };
         }
       } else if (file.type === 'image') {
-        pixelNote = `${file.ext.toUpperCase()} pixels are decoded through ffmpeg, which is not installed: metadata and checksum kept`;
+        pixelNote = { code: 'decoder_missing', message: `${file.ext.toUpperCase()} pixels are decoded through ffmpeg, which is not installed: metadata and checksum kept` };
       }
     }
     outcome = await edges.runTask(task);
@@ -128,19 +129,12 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
       exif: tagsToJson(tags),
       thumbnail_key: outcome.thumbnailKey ?? null,
       status: error ? 'error' : 'ok',
-      error,
+      error: error?.message ?? null,
+      error_code: error?.code ?? null,
       timings,
       seen_job: edges.jobId,
     },
   };
-}
-
-/**
- * Errors the file's content explains stay until the file changes; errors the surroundings explain
- * (permissions, a missing decoder) are retried on the next run.
- */
-export function isRetryable(error: string | null): boolean {
-  return error === null || /^cannot read file|not installed/.test(error);
 }
 
 /** Videos give a frame; BMP is a format the prebuilt libvips does not read. */
@@ -148,18 +142,17 @@ function decodedByFfmpeg(file: DiscoveredFile): boolean {
   return file.type === 'video' || file.ext === 'bmp';
 }
 
-/** The one message a user reads for a file that could not be fully processed, or null. */
-function fileError(file: DiscoveredFile, outcome: FileTaskResult, pixelNote: string | null, metaError: string | null, mime: string | null): string | null {
-  if (outcome.readError) return outcome.readError;
-  if (file.size === 0) return 'empty file (0 bytes)';
+/** The one error a user reads for a file that could not be fully processed, with its code; or null. */
+function fileError(file: DiscoveredFile, outcome: FileTaskResult, pixelNote: FileError | null, metaError: string | null, mime: string | null): FileError | null {
+  if (outcome.readError) return { code: 'unreadable', message: outcome.readError };
+  if (file.size === 0) return { code: 'empty', message: 'empty file (0 bytes)' };
   if (outcome.pixelError) {
-    if (/compression format|heif|hevc/i.test(outcome.pixelError) && file.ext.startsWith('hei')) {
-      return 'HEIC pixels need an HEVC decoder this libvips lacks and the file has no embedded JPEG preview: metadata and checksum kept';
+    if (/compression format|heif|hevc/i.test(outcome.pixelError.message) && file.ext.startsWith('hei')) {
+      return { code: 'no_preview', message: 'HEIC pixels need an HEVC decoder this libvips lacks and the file has no embedded JPEG preview: metadata and checksum kept' };
     }
     return outcome.pixelError;
   }
-  if (file.type === 'video' && metaError) return `not a readable video: ${metaError}`;
-  if (file.type === 'video' && mime && !/^(video|audio)\//.test(mime)) return `not a readable video: the content is ${mime} (mislabelled)`;
-  if (pixelNote) return pixelNote;
-  return null;
+  if (file.type === 'video' && metaError) return { code: 'video_unreadable', message: `not a readable video: ${metaError}` };
+  if (file.type === 'video' && mime && !/^(video|audio)\//.test(mime)) return { code: 'mislabelled', message: `not a readable video: the content is ${mime} (mislabelled)` };
+  return pixelNote;
 }

@@ -3,7 +3,9 @@ import type { Sql } from '../db/database.js';
 import { SharedResults, TIMING_STAGES } from '../workers/shared-results.js';
 import type { DiscoveredFile } from './discover.js';
 import { FINGERPRINT_VERSION } from './fingerprint.js';
-import { ingestFile, isRetryable, type FileEdges } from './ingest-file.js';
+import { isRetryable } from '../model/file-errors.js';
+import { withReconnect } from '../db/retry.js';
+import { ingestFile, type FileEdges } from './ingest-file.js';
 
 /**
  * The unit of work: a list of files of one catalog. The embedded runner calls this in-process and
@@ -45,13 +47,13 @@ export function emptyTimings(): StageTimings {
 
 export async function ingestShard(ctx: ShardContext, shard: Shard): Promise<ShardOutcome> {
   const timings = emptyTimings();
-  const known = await knownFiles(ctx.sql, shard.catalogSchema, shard.files.map((f) => f.path));
+  const known = await withReconnect(() => knownFiles(ctx.sql, shard.catalogSchema, shard.files.map((f) => f.path)));
   const todo: DiscoveredFile[] = [];
   const unchanged: string[] = [];
   for (const f of shard.files) {
     const k = known.get(f.path);
     const same = k && k.status !== 'missing' && Number(k.size) === f.size && k.mtime.getTime() === f.mtimeMs && k.fingerprint_version >= FINGERPRINT_VERSION;
-    if (same && (k.status === 'ok' || !isRetryable(k.error))) unchanged.push(f.path);
+    if (same && (k.status === 'ok' || !isRetryable(k.error_code, k.error))) unchanged.push(f.path);
     else todo.push(f);
   }
   for (let i = 0; i < unchanged.length; i++) ctx.onFileDone?.('unchanged');
@@ -77,7 +79,8 @@ export async function ingestShard(ctx: ShardContext, shard: Shard): Promise<Shar
 
   const finished = rows.filter((r) => r !== undefined);
   const t0 = performance.now();
-  await writeShard(ctx.sql, shard.catalogSchema, shard.jobId, finished, unchanged);
+  // The write is one idempotent transaction: after a lost connection it is simply sent again.
+  await withReconnect(() => writeShard(ctx.sql, shard.catalogSchema, shard.jobId, finished, unchanged));
   timings.database += performance.now() - t0;
 
   const added = finished.filter((r) => !known.has(r.path)).length;

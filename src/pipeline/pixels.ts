@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import type { FileErrorCode } from '../model/file-errors.js';
 import { messageOf } from '../util/errors.js';
 import { dhashFromGray, laplacianVariance, lumaOf, phashesFromGray } from './fingerprint.js';
 
@@ -23,14 +24,23 @@ export interface PixelAnalysis {
   timings: { decode: number; fingerprint: number; thumbnail: number };
 }
 
-export class PixelError extends Error {}
+/** A picture whose pixels cannot be analysed; the code says why for programs, the message for people. */
+export class PixelError extends Error {
+  constructor(
+    readonly code: FileErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PixelError';
+  }
+}
 
 /**
  * Decodes an image once, shrunk on load to thumbnail size with the EXIF orientation applied, and
  * derives from those pixels the perceptual hashes, a sharpness measure and the WebP thumbnail.
  */
 export async function analyzePixels(source: Buffer, maxPixels: number, opts2: { embedInput?: boolean } = {}): Promise<PixelAnalysis> {
-  if (source.length === 0) throw new PixelError('empty file (0 bytes)');
+  if (source.length === 0) throw new PixelError('empty', 'empty file (0 bytes)');
   const t0 = performance.now();
   const opts = { limitInputPixels: maxPixels, failOn: 'truncated' as const, sequentialRead: true };
   let header;
@@ -38,12 +48,13 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: { 
     // Reading the header decodes no pixels, so it may look at any size and say what it found.
     header = await sharp(source, { ...opts, limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new PixelError(describeDecodeError(err));
+    throw decodeError(err);
   }
   const { width = 0, height = 0 } = header;
-  if (!width || !height) throw new PixelError('image has no dimensions');
+  if (!width || !height) throw new PixelError('no_dimensions', 'image has no dimensions');
   if (width * height > maxPixels) {
     throw new PixelError(
+      'too_large',
       `refused to decode: ${width}×${height} (${(width * height / 1e6).toFixed(0)} MP) is over the pixel limit of ` +
         `${(maxPixels / 1e6).toFixed(0)} MP, a guard against decompression bombs (raise it with --max-pixels)`,
     );
@@ -59,7 +70,7 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: { 
       .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (err) {
-    throw new PixelError(describeDecodeError(err));
+    throw decodeError(err);
   }
   const t1 = performance.now();
 
@@ -98,10 +109,11 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: { 
   };
 }
 
-function describeDecodeError(err: unknown): string {
+/** sharp's decode errors, translated once: libvips says what went wrong only in its message text. */
+function decodeError(err: unknown): PixelError {
   const m = messageOf(err);
-  if (/unsupported image format/i.test(m)) return 'not a decodable image: the content is not in any format libvips reads (corrupt, or mislabelled)';
-  if (/pixel limit/i.test(m)) return 'refused to decode: over the pixel limit, a guard against decompression bombs (raise it with --max-pixels)';
-  if (/premature end|truncated|unexpected end|end of (file|stream)|short read|not enough data/i.test(m)) return `truncated image data: ${m}`;
-  return `cannot decode image: ${m}`;
+  if (/unsupported image format/i.test(m)) return new PixelError('undecodable', 'not a decodable image: the content is not in any format libvips reads (corrupt, or mislabelled)');
+  if (/pixel limit/i.test(m)) return new PixelError('too_large', 'refused to decode: over the pixel limit, a guard against decompression bombs (raise it with --max-pixels)');
+  if (/premature end|truncated|unexpected end|end of (file|stream)|short read|not enough data/i.test(m)) return new PixelError('truncated', `truncated image data: ${m}`);
+  return new PixelError('undecodable', `cannot decode image: ${m}`);
 }

@@ -1,14 +1,15 @@
 import { execFile, spawnSync } from 'node:child_process';
 
-let ffmpegPath: string | null | undefined;
+const found = new Map<string, string | null>();
 
-/** ffmpeg on PATH (or LUMINA_FFMPEG), looked up once; null when it is not installed. */
-export function findFfmpeg(): string | null {
-  if (ffmpegPath !== undefined) return ffmpegPath;
-  const candidate = process.env.LUMINA_FFMPEG || 'ffmpeg';
-  const probe = spawnSync(candidate, ['-hide_banner', '-version'], { stdio: 'ignore', timeout: 10_000 });
-  ffmpegPath = probe.status === 0 ? candidate : null;
-  return ffmpegPath;
+/** The configured ffmpeg (config `ffmpeg`, default on PATH), looked up once; null when it is not installed. */
+export function findFfmpeg(candidate = 'ffmpeg'): string | null {
+  let hit = found.get(candidate);
+  if (hit === undefined) {
+    const probe = spawnSync(candidate, ['-hide_banner', '-version'], { stdio: 'ignore', timeout: 10_000 });
+    found.set(candidate, (hit = probe.status === 0 ? candidate : null));
+  }
+  return hit;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Catalog } from '../db/catalogs.js';
-import type { Job } from '../db/jobs.js';
+import type { Catalog } from '../model/catalog.js';
+import type { Job } from '../model/job.js';
 import type { JobExecutor } from '../jobs/executor.js';
 import type { JobLedger } from '../jobs/ledger.js';
 import { bullIds, QUEUE_NAMES, RETRYING, type DedupePlanPayload, type DiscoverPayload, type QueueName } from './names.js';
@@ -32,6 +32,7 @@ export class QueueSet {
 /** Cluster mode: a scan becomes a discover job; workers on any host do the rest. */
 export class ClusterExecutor implements JobExecutor {
   readonly mode = 'cluster' as const;
+  readonly owner = null;
 
   constructor(
     private readonly queues: QueueSet,

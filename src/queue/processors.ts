@@ -1,9 +1,9 @@
 import type { Job as BullJob } from 'bullmq';
 import { WaitingError } from 'bullmq';
 import type { LuminaConfig } from '../config/config.js';
-import { findCatalog, outputDirs, type Catalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
-import { getJob, isFinal, markJobRunning, type Job } from '../db/jobs.js';
+import { activeJobRow, catalogLookup, claimJob } from '../jobs/claim.js';
+import { outputDirs } from '../model/catalog.js';
 import type { JobLedger } from '../jobs/ledger.js';
 import type { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type ScanParams, type ShardWork } from '../jobs/scan.js';
@@ -26,35 +26,10 @@ export interface ProcessorDeps {
 
 type ShardResult = Omit<ShardOutcome, 'aborted'> | { cancelled: true };
 
-/**
- * The first step of a queued job: its row, still to do, with its catalog, now marked running.
- * Otherwise why it is skipped (ended, or gone with its catalog).
- */
-export async function claimJob(
-  sql: Sql,
-  jobId: string,
-  catalogOf: (id: string) => Promise<Catalog | null>,
-): Promise<{ job: Job; catalog: Catalog; skipped?: undefined } | { skipped: string }> {
-  const job = await getJob(sql, jobId);
-  if (!job || isFinal(job.status)) return { skipped: job ? job.status : 'gone' };
-  const catalog = job.catalog_id ? await catalogOf(job.catalog_id) : null;
-  if (!catalog || !(await markJobRunning(sql, job.id))) return { skipped: 'gone' };
-  return { job, catalog };
-}
-
 /** What each queue's jobs do: thin adapters from BullMQ jobs to the scan steps. */
 export function createProcessors(deps: ProcessorDeps) {
   const { sql, config, queues, ledger, publisher } = deps;
-  const catalogs = new Map<string, Catalog>();
-  const catalogOf = async (id: string) => {
-    let c = catalogs.get(id);
-    if (!c) {
-      const found = await findCatalog(sql, id);
-      if (!found) return null;
-      catalogs.set(id, (c = found));
-    }
-    return c;
-  };
+  const catalogOf = catalogLookup(sql);
 
   async function discover(bull: BullJob<DiscoverPayload>): Promise<{ shards: number } | { skipped: string }> {
     const claimed = await claimJob(sql, bull.data.job_id, catalogOf);
@@ -124,11 +99,11 @@ export function createProcessors(deps: ProcessorDeps) {
 
   async function finalize(bull: BullJob<FinalizePayload>): Promise<{ status: string }> {
     const data = bull.data;
-    const job = await getJob(sql, data.job_id);
+    const job = await activeJobRow(sql, data.job_id);
     const catalog = await catalogOf(data.catalog_id);
-    if (!job || !catalog || isFinal(job.status)) {
+    if (!job || !catalog) {
       await ledger.forget(data.job_id);
-      return { status: job?.status ?? 'gone' };
+      return { status: 'ended' };
     }
     const values = await bull.getChildrenValues<ShardResult>();
     const failures = await bull.getIgnoredChildrenFailures();

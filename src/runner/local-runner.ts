@@ -2,54 +2,44 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LuminaConfig } from '../config/config.js';
-import { outputDirs, type Catalog } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
-import { finishJob, markJobRunning, type Job, type JobProgress } from '../db/jobs.js';
-import { LocalEventBus, type EventBus } from '../events/job-events.js';
+import { isConnectionLost } from '../db/errors.js';
+import { finishJob, markJobRunning } from '../db/jobs.js';
+import type { EventBus } from '../events/job-events.js';
+import { openDedupeWork, type DedupeWork } from '../jobs/dedupe-work.js';
+import { embedPart, finalizeDuplicates, planDuplicates, searchPart, sliceSize, closeDuplicates, SearchIndexCache, type DuplicatesParams, type DuplicatesSummary, type DuplicatesWork } from '../jobs/duplicates.js';
 import { workerInfo, type JobExecutor, type WorkerInfo } from '../jobs/executor.js';
-import { openShardWork } from '../jobs/shard-work.js';
+import { LeaseKeeper } from '../jobs/lease.js';
 import { MemoryLedger } from '../jobs/ledger.js';
 import { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type ScanParams, type ScanSummary, type ShardWork } from '../jobs/scan.js';
+import { openShardWork } from '../jobs/shard-work.js';
+import { outputDirs, type Catalog } from '../model/catalog.js';
+import type { Job, JobErrorCode } from '../model/job.js';
 import { messageOf, UserError } from '../util/errors.js';
 import { PARTIAL_DIR } from '../workers/file-task.js';
 import { RateMeter } from './rate-meter.js';
-import { buildIndex } from '../dedupe/hamming-index.js';
-import type { EmbedSummary } from '../embed/embed-service.js';
-import { openDedupeWork, type DedupeWork } from '../jobs/dedupe-work.js';
-import { finalizeDuplicates, loadForDuplicates, pairsOf, searchInput, type DuplicatesParams, type DuplicatesSummary } from '../jobs/duplicates.js';
 
-/**
- * The embedded default: jobs run one after another in this process, on its thread pool, through
- * the same scan steps the queue workers run. Used by `lumina ingest` and by `lumina serve`
- * when no Redis is configured.
- */
-/**
- * Runs one job in this process with a runner of its own and waits for it: what `lumina ingest`
- * and `lumina dupes` do. Progress events of that job go to `onProgress`; a cancelled job throws.
- */
-export async function runJobHere<T>(
-  sql: Sql,
-  config: LuminaConfig,
-  job: Job,
-  onProgress: ((p: JobProgress) => void) | undefined,
-  run: (runner: LocalRunner) => Promise<T | null>,
-): Promise<T> {
-  const bus = new LocalEventBus();
-  const unsubscribe = bus.subscribe((e) => {
-    if (e.job_id === job.id) onProgress?.(e.progress);
-  });
-  const runner = new LocalRunner(sql, config, bus);
-  try {
-    const result = await run(runner);
-    if (!result) throw new UserError(`job ${job.id} was cancelled`);
-    return result;
-  } finally {
-    unsubscribe();
-    await runner.close();
+/** Why a running job's signal was aborted: a cancel, or the loss of its lease. */
+type StopReason = { code: 'cancelled' } | { code: 'lease_lost'; message: string };
+
+/** A job this process was running that had to stop because another process may now own it. */
+export class JobLostError extends UserError {
+  constructor(
+    readonly jobId: string,
+    reason: string,
+  ) {
+    super(`job ${jobId} stopped: ${reason}`, 'unavailable');
+    this.name = 'JobLostError';
   }
 }
 
+/**
+ * The embedded default: jobs run one after another in this process, on its thread pool, through
+ * the same job modules the queue workers run. Used by `lumina ingest` and `lumina dupes`, and by
+ * `lumina serve` when no Redis is configured. Every job it holds carries its owner id and a lease
+ * it renews, so other processes can tell it is alive.
+ */
 export class LocalRunner implements JobExecutor {
   readonly mode = 'embedded' as const;
   readonly #ledger = new MemoryLedger();
@@ -57,58 +47,93 @@ export class LocalRunner implements JobExecutor {
   readonly #running = new Map<string, AbortController>();
   readonly #meter = new RateMeter();
   readonly #startedAt = new Date();
+  readonly #leases: LeaseKeeper;
+  readonly #lost = new Map<string, string>();
   #chain: Promise<unknown> = Promise.resolve();
   #work: ShardWork | null = null;
   readonly #dedupe: DedupeWork;
+  readonly #indexes: SearchIndexCache;
   #closers: (() => Promise<void>)[] = [];
 
   constructor(
     private readonly sql: Sql,
     private readonly config: LuminaConfig,
     bus: EventBus,
+    owner: string,
+    private readonly log: (line: string) => void = (line) => process.stderr.write(`lumina: ${line}\n`),
   ) {
     this.#publisher = new ProgressPublisher(sql, bus, this.#ledger);
     this.#dedupe = openDedupeWork(sql, config);
+    this.#indexes = new SearchIndexCache(sql, 1);
+    this.#leases = new LeaseKeeper(sql, { owner, leaseMs: config.jobLeaseMs, onLost: (id, reason) => this.#onLost(id, reason) });
   }
 
+  /** The owner id this runner writes on the jobs it runs. */
+  get owner(): string {
+    return this.#leases.owner;
+  }
+
+  /** Queues a job whose row names this runner as its owner; it runs after the ones before it. */
   async submit(job: Job, catalog: Catalog): Promise<void> {
-    const run: () => Promise<unknown> = job.type === 'duplicates' ? () => this.runDuplicates(job, catalog) : () => this.runScan(job, catalog);
-    this.#chain = this.#chain.then(() => run().catch((err) => process.stderr.write(`lumina: job ${job.id} failed: ${messageOf(err)}\n`)));
+    this.#leases.hold(job.id);
+    this.#chain = this.#chain.then(() => this.run(job, catalog).catch((err) => this.log(`job ${job.id} failed: ${messageOf(err)}`)));
+  }
+
+  /** Runs one job to its end; null when it was cancelled. Throws (after recording it) when it fails. */
+  run(job: Job, catalog: Catalog): Promise<ScanSummary | DuplicatesSummary | null> {
+    this.#leases.hold(job.id);
+    return job.type === 'duplicates' ? this.#runDuplicates(job, catalog) : this.#runScan(job, catalog);
   }
 
   async cancel(jobId: string): Promise<void> {
     await this.#ledger.cancel(jobId);
-    this.#running.get(jobId)?.abort();
+    this.#running.get(jobId)?.abort({ code: 'cancelled' } satisfies StopReason);
+  }
+
+  #onLost(jobId: string, reason: string): void {
+    const running = this.#running.get(jobId);
+    if (running) running.abort({ code: 'lease_lost', message: reason } satisfies StopReason);
+    else this.#lost.set(jobId, reason);
   }
 
   /**
-   * Runs one job's body with what every job needs around it: the running mark, cancellation, and
-   * a failure recorded on the job. Null when it was cancelled; throws (after recording) on failure.
+   * Runs one job's body with what every job needs around it: the running mark, cancellation, the
+   * lease, and a failure recorded on the job with its code. Null when it was cancelled.
    */
   async #runJob<T>(job: Job, body: (abort: AbortSignal) => Promise<T | null>): Promise<T | null> {
     const abort = new AbortController();
     this.#running.set(job.id, abort);
+    const stopped = () => abort.signal.reason as StopReason | undefined;
     try {
+      const lostBefore = this.#lost.get(job.id);
+      if (lostBefore) throw new JobLostError(job.id, lostBefore);
       if (!(await markJobRunning(this.sql, job.id)) || (await this.#ledger.isCancelled(job.id))) return null;
-      return await body(abort.signal);
+      const out = await body(abort.signal);
+      const reason = stopped();
+      if (reason?.code === 'lease_lost') throw new JobLostError(job.id, reason.message);
+      return reason?.code === 'cancelled' ? null : out;
     } catch (err) {
-      const failed = await finishJob(this.sql, job.id, 'failed', { error: messageOf(err) }).catch(() => null);
+      const reason = stopped();
+      const lost = err instanceof JobLostError ? err : reason?.code === 'lease_lost' ? new JobLostError(job.id, reason.message) : null;
+      const code: JobErrorCode = lost ? 'lease_lost' : isConnectionLost(err) ? 'database_unavailable' : 'failed';
+      const message = lost ? lost.message : code === 'database_unavailable' ? `lost the database connection: ${messageOf(err)}` : messageOf(err);
+      const failed = await finishJob(this.sql, job.id, 'failed', { error: message, errorCode: code }).catch(() => null);
       if (failed) this.#publisher.announce(failed);
-      throw err;
+      throw lost ?? (code === 'database_unavailable' ? new UserError(message, 'unavailable') : err);
     } finally {
       this.#running.delete(job.id);
+      this.#lost.delete(job.id);
+      this.#leases.release(job.id);
       await this.#ledger.forget(job.id);
     }
   }
 
-  /** Runs one scan to its end; null when it was cancelled. Throws (after recording it) when it fails. */
-  runScan(job: Job, catalog: Catalog): Promise<ScanSummary | null> {
+  #runScan(job: Job, catalog: Catalog): Promise<ScanSummary | null> {
     return this.#runJob(job, async (signal) => {
       const params = job.params as unknown as ScanParams;
       const dirs = outputDirs(this.config.dataDir, catalog);
-      const thumbs = dirs.thumbnails;
-      // Jobs run one at a time here, so no other writer uses this folder's leftovers.
-      fs.rmSync(path.join(thumbs, PARTIAL_DIR), { recursive: true, force: true });
+      // One scan of a catalog at a time, so no other writer uses this folder's leftovers.
+      fs.rmSync(path.join(dirs.thumbnails, PARTIAL_DIR), { recursive: true, force: true });
 
       const plan = await planScan(params.directories, params.shard_size ?? this.config.shardSize, this.#publisher.discovering(job));
       await this.#ledger.begin(job.id, plan.files);
@@ -134,43 +159,47 @@ export class LocalRunner implements JobExecutor {
       const { shards: _s, ...rest } = plan;
       const { summary, job: finished } = await finalizeScan(this.sql, { catalog, job, plan: rest, totals, failedShards: [] });
       if (finished) this.#publisher.announce(finished);
-      return summary;
+      return finished ? summary : null;
     });
   }
 
-  /** Runs one duplicates job: embeddings, the threaded self-join over shared hash arrays, groups. */
-  runDuplicates(job: Job, catalog: Catalog): Promise<DuplicatesSummary | null> {
+  /** The duplicates job's steps in this process: plan, embed, every search slice, finalize. */
+  #runDuplicates(job: Job, catalog: Catalog): Promise<DuplicatesSummary | null> {
     return this.#runJob(job, async (signal) => {
       const params = job.params as unknown as DuplicatesParams;
+      const work = this.#duplicatesWork();
       const stage = (name: string, done = 0, total = 0) =>
         this.#publisher.publish(job, { done, total, failed: 0, rate: 0, eta_s: null, stage: name }, name !== 'search');
-      let embed: EmbedSummary | null = null;
-      if (params.embeddings !== 'off') {
-        await stage('embed');
-        try {
-          embed = await this.#dedupe.embedder().embedPending(catalog, { signal, onProgress: (done, total) => void stage('embed', done, total) });
-        } catch (err) {
-          // 'auto' goes on with the hashes alone; 'on' was a promise of CNN confirmation.
-          if (params.embeddings === 'on') throw new Error(`embeddings were required (--embeddings on) but could not be made: ${messageOf(err)}`);
-          process.stderr.write(`lumina: no embeddings this run (${messageOf(err)}); duplicates are found by their hashes alone\n`);
+      try {
+        await stage('plan');
+        const plan = await planDuplicates(work, job, catalog, params);
+        const embedUnits = plan.total - 4 * plan.n;
+        if (embedUnits) await stage('embed', 0, plan.total);
+        const embed = await embedPart(work, catalog, params, {
+          signal,
+          onProgress: (done) => void stage('embed', done, plan.total),
+          log: this.log,
+        });
+        if (signal.aborted) return null;
+        const pairs = [];
+        let searched = embedUnits;
+        await stage('search', searched, plan.total);
+        for (const slice of plan.slices) {
+          if (signal.aborted) return null;
+          pairs.push(...(await searchPart(work, job, catalog, params, slice, plan.n)));
+          searched += sliceSize(slice);
+          await stage('search', searched, plan.total);
         }
+        await stage('group', plan.total, plan.total);
+        const { assets } = await work.indexes.get(job.id, catalog);
+        const { summary, job: finished } = await finalizeDuplicates(this.sql, { catalog, job, params, pairs, searched: plan.n, assets, embed });
+        if (finished) this.#publisher.announce(finished);
+        return finished ? summary : null;
+      } finally {
+        await closeDuplicates(work, null, job.id);
       }
-      await stage('load');
-      const assets = await loadForDuplicates(this.sql, catalog);
-      const input = searchInput(assets);
-      const n = input.reps.length;
-      await stage('search', 0, n);
-      const list = await this.#dedupe.joins().join(buildIndex(input.hashes), { radius: params.threshold, turnedRadius: params.turned_threshold }, undefined, (done, total) =>
-        void stage('search', Math.round((n * done) / total), n),
-      );
-      if (signal.aborted) return null;
-      await stage('group', n, n);
-      const { summary, job: finished } = await finalizeDuplicates(this.sql, { catalog, job, params, assets, searched: n, pairs: pairsOf(list, input.reps), embed });
-      if (finished) this.#publisher.announce(finished);
-      return summary;
     });
   }
-
 
   /** This process as a worker, for GET /api/workers. */
   info(): WorkerInfo {
@@ -196,9 +225,14 @@ export class LocalRunner implements JobExecutor {
     return this.#work;
   }
 
+  #duplicatesWork(): DuplicatesWork {
+    return { sql: this.sql, joins: this.#dedupe.joins, embedder: this.#dedupe.embedder, indexes: this.#indexes };
+  }
+
   async close(): Promise<void> {
-    for (const c of this.#running.values()) c.abort();
+    for (const c of this.#running.values()) c.abort({ code: 'cancelled' } satisfies StopReason);
     await this.#chain;
+    this.#leases.close();
     await this.#publisher.close();
     await Promise.all([...this.#closers.map((c) => c()), this.#dedupe.close()]);
     this.#closers = [];

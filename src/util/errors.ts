@@ -7,6 +7,8 @@ export class UserError extends Error {
   constructor(
     message: string,
     readonly kind: ErrorKind = 'invalid',
+    /** A finer code for API clients than the kind's own (e.g. 'validation_failed'). */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'UserError';

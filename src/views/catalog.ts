@@ -1,4 +1,4 @@
-import type { Catalog } from '../db/catalogs.js';
+import type { Catalog } from '../model/catalog.js';
 
 /** A catalog as the API and --json show it (the schema name stays inside). */
 export function catalogView(c: Catalog) {

@@ -1,4 +1,4 @@
-import type { Job } from '../db/jobs.js';
+import type { Job } from '../model/job.js';
 import { progressOf } from '../events/job-events.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

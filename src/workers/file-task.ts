@@ -1,3 +1,4 @@
+import type { FileError } from '../model/file-errors.js';
 import type { FileType } from '../pipeline/file-types.js';
 
 /** What the shard runner sends a pool thread for one file. The numbers come back through SharedResults. */
@@ -21,7 +22,7 @@ export interface FileTaskResult {
   /** Why the content could not be read (the asset is an error). */
   readError?: string;
   /** Why the pixels could not be analysed (metadata and hash are still kept). */
-  pixelError?: string;
+  pixelError?: FileError;
   thumbnailKey?: string;
 }
 

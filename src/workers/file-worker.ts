@@ -48,7 +48,7 @@ export default async function processFile(task: FileTask): Promise<FileTaskResul
     if (px.embedInput && task.embedInputDir) await writeKeyed(task.embedInputDir, results.sha256Of(task.slot)!.toString('hex'), 'rgb', px.embedInput);
     return { thumbnailKey };
   } catch (err) {
-    return { pixelError: err instanceof PixelError ? err.message : `cannot decode image: ${messageOf(err)}` };
+    return { pixelError: err instanceof PixelError ? { code: err.code, message: err.message } : { code: 'undecodable', message: `cannot decode image: ${messageOf(err)}` } };
   }
 }
 

@@ -1,8 +1,6 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { getAsset, queryAssets, type AssetRow } from '../../db/assets.js';
-import { thumbnailDir } from '../../db/catalogs.js';
-import { assetView } from '../../views/asset.js';
+import type { AssetRow } from '../../db/assets.js';
+import type { Catalog } from '../../model/catalog.js';
+import type { AssetService } from '../../services/asset-service.js';
 import type { ApiDeps } from '../deps.js';
 import { HttpError, keyset } from '../http.js';
 import { route } from '../router.js';
@@ -17,13 +15,13 @@ function dateParam(value: string | undefined, name: string, endOfDay: boolean): 
 }
 
 /** An asset as the API shows it: a thumbnail URL instead of the server's file path. */
-function apiAsset(row: AssetRow, catalogId: string, thumbs: string) {
-  const { thumbnail, ...view } = assetView(row, thumbs);
-  return { ...view, thumbnail_url: thumbnail ? `/api/catalogs/${catalogId}/assets/${view.id}/thumbnail` : null };
+function apiAsset(assets: AssetService, catalog: Catalog, row: AssetRow) {
+  const { thumbnail, ...view } = assets.view(catalog, row);
+  return { ...view, thumbnail_url: thumbnail ? `/api/catalogs/${catalog.id}/assets/${view.id}/thumbnail` : null };
 }
 
 export function assetRoutes(deps: ApiDeps) {
-  const { sql, jobs, config } = deps;
+  const { catalogs, assets } = deps.services;
   return [
     route({
       method: 'GET',
@@ -35,9 +33,9 @@ export function assetRoutes(deps: ApiDeps) {
       query: AssetListQuery,
       responses: { 200: AssetPage, 400: ErrorBody, 404: ErrorBody },
       async handler({ params, query }) {
-        const c = await jobs.catalog(params.id);
+        const c = await catalogs.get(params.id);
         const limit = query.limit ?? 100;
-        const rows = await queryAssets(sql, c.schema_name, {
+        const rows = await assets.query(c, {
           type: query.type,
           from: dateParam(query.from, 'from', false),
           to: dateParam(query.to, 'to', true),
@@ -47,8 +45,7 @@ export function assetRoutes(deps: ApiDeps) {
           afterId: keyset.afterId(query.cursor),
           limit,
         });
-        const thumbs = thumbnailDir(config.dataDir, c.id);
-        const items = rows.map((r) => apiAsset(r, c.id, thumbs));
+        const items = rows.map((r) => apiAsset(assets, c, r));
         return { body: { items, next_cursor: keyset.nextCursor(rows, limit) } };
       },
     }),
@@ -61,10 +58,9 @@ export function assetRoutes(deps: ApiDeps) {
       params: AssetParams,
       responses: { 200: Asset, 404: ErrorBody },
       async handler({ params }) {
-        const c = await jobs.catalog(params.id);
-        const row = await getAsset(sql, c.schema_name, Number(params.asset_id));
-        if (!row) throw new HttpError(404, 'not_found', `no asset ${params.asset_id} in catalog ${c.id}`);
-        return { body: { ...apiAsset(row, c.id, thumbnailDir(config.dataDir, c.id)), exif: row.exif ?? null } };
+        const c = await catalogs.get(params.id);
+        const row = await assets.get(c, Number(params.asset_id));
+        return { body: { ...apiAsset(assets, c, row), exif: row.exif ?? null } };
       },
     }),
     route({
@@ -76,15 +72,7 @@ export function assetRoutes(deps: ApiDeps) {
       params: AssetParams,
       responses: { 200: 'image/webp', 404: ErrorBody },
       async handler({ params }) {
-        const c = await jobs.catalog(params.id);
-        const row = await getAsset(sql, c.schema_name, Number(params.asset_id));
-        if (!row?.thumbnail_key) throw new HttpError(404, 'not_found', `asset ${params.asset_id} has no thumbnail`);
-        // The key is written by Lumina, but the file path is still confined to the catalog's folder.
-        const dir = thumbnailDir(config.dataDir, c.id);
-        const file = path.resolve(dir, row.thumbnail_key);
-        if (!file.startsWith(dir + path.sep)) throw new HttpError(404, 'not_found', 'no thumbnail');
-        const bytes = await fs.readFile(file).catch(() => null);
-        if (!bytes) throw new HttpError(404, 'not_found', `the thumbnail of asset ${params.asset_id} is gone (scan again to rebuild it)`);
+        const bytes = await assets.thumbnail(await catalogs.get(params.id), Number(params.asset_id));
         return { raw: bytes, contentType: 'image/webp', headers: { 'cache-control': 'private, max-age=3600' } };
       },
     }),

@@ -1,16 +1,11 @@
-import { countAssets } from '../../db/assets.js';
-import { createCatalog, deleteCatalog, listCatalogs, updateCatalog } from '../../db/catalogs.js';
-import { checkAbsolute } from '../../jobs/paths.js';
 import { catalogView } from '../../views/catalog.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../router.js';
 import { Catalog, CatalogCreate, CatalogPatch, ErrorBody, IdParams } from '../schemas.js';
 import { Type } from '@sinclair/typebox';
 
-const dirs = (list: string[]) => list.map((d) => checkAbsolute(d, 'a source directory'));
-
 export function catalogRoutes(deps: ApiDeps) {
-  const { sql, jobs } = deps;
+  const { catalogs } = deps.services;
   return [
     route({
       method: 'POST',
@@ -21,10 +16,10 @@ export function catalogRoutes(deps: ApiDeps) {
       body: CatalogCreate,
       responses: { 201: Catalog, 400: ErrorBody, 409: ErrorBody },
       async handler({ body }) {
-        const c = await createCatalog(sql, {
+        const c = await catalogs.create({
           name: body.name,
-          sourceDirectories: dirs(body.source_directories),
-          organizedDirectory: body.organized_directory ? checkAbsolute(body.organized_directory, 'the organized directory') : null,
+          sourceDirectories: body.source_directories,
+          organizedDirectory: body.organized_directory,
           settings: body.settings,
         });
         return { status: 201, body: catalogView(c), headers: { location: `/api/catalogs/${c.id}` } };
@@ -38,7 +33,7 @@ export function catalogRoutes(deps: ApiDeps) {
       access: 'read',
       responses: { 200: Type.Array(Type.Ref(Catalog)) },
       async handler() {
-        return { body: (await listCatalogs(sql)).map(catalogView) };
+        return { body: (await catalogs.list()).map(catalogView) };
       },
     }),
     route({
@@ -50,8 +45,8 @@ export function catalogRoutes(deps: ApiDeps) {
       params: IdParams,
       responses: { 200: Catalog, 404: ErrorBody },
       async handler({ params }) {
-        const c = await jobs.catalog(params.id);
-        return { body: { ...catalogView(c), asset_counts: await countAssets(sql, c.schema_name) } };
+        const c = await catalogs.get(params.id);
+        return { body: { ...catalogView(c), asset_counts: await catalogs.counts(c) } };
       },
     }),
     route({
@@ -64,11 +59,10 @@ export function catalogRoutes(deps: ApiDeps) {
       body: CatalogPatch,
       responses: { 200: Catalog, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       async handler({ params, body }) {
-        const c = await jobs.catalog(params.id);
-        const updated = await updateCatalog(sql, c, {
+        const updated = await catalogs.update(params.id, {
           name: body.name,
-          sourceDirectories: body.source_directories && dirs(body.source_directories),
-          organizedDirectory: body.organized_directory === undefined ? undefined : body.organized_directory && checkAbsolute(body.organized_directory, 'the organized directory'),
+          sourceDirectories: body.source_directories,
+          organizedDirectory: body.organized_directory,
           settings: body.settings,
         });
         return { body: catalogView(updated) };
@@ -83,11 +77,7 @@ export function catalogRoutes(deps: ApiDeps) {
       params: IdParams,
       responses: { 204: 'deleted', 404: ErrorBody },
       async handler({ params }) {
-        const c = await jobs.catalog(params.id);
-        for (const status of ['queued', 'running'] as const) {
-          for (const j of await jobs.list({ catalogId: c.id, status, limit: 500 })) await jobs.cancel(j.id).catch(() => {});
-        }
-        await deleteCatalog(sql, c, deps.config.dataDir);
+        await catalogs.delete(params.id);
         return { status: 204 };
       },
     }),

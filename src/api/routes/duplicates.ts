@@ -1,8 +1,8 @@
-import { getGroup, listGroups, resolveGroup, type GroupRow } from '../../db/duplicates.js';
+import type { GroupRow } from '../../db/duplicates.js';
 import { jobView } from '../../views/job.js';
 import { groupView } from '../../views/duplicates.js';
 import type { ApiDeps } from '../deps.js';
-import { HttpError, keyset } from '../http.js';
+import { keyset } from '../http.js';
 import { route } from '../router.js';
 import { DuplicateGroup, DuplicateListQuery, DuplicatePage, DuplicatesRequest, ErrorBody, GroupParams, IdParams, Job, ResolveRequest } from '../schemas.js';
 
@@ -19,7 +19,7 @@ function apiGroup(g: GroupRow, catalogId: string) {
 }
 
 export function duplicateRoutes(deps: ApiDeps) {
-  const { sql, jobs } = deps;
+  const { jobs, catalogs, duplicates } = deps.services;
   return [
     route({
       method: 'POST',
@@ -49,9 +49,9 @@ export function duplicateRoutes(deps: ApiDeps) {
       query: DuplicateListQuery,
       responses: { 200: DuplicatePage, 400: ErrorBody, 404: ErrorBody },
       async handler({ params, query }) {
-        const c = await jobs.catalog(params.id);
+        const c = await catalogs.get(params.id);
         const limit = query.limit ?? 50;
-        const rows = await listGroups(sql, c.schema_name, {
+        const rows = await duplicates.page(c, {
           kind: query.kind,
           status: query.status,
           afterId: keyset.afterId(query.cursor),
@@ -69,10 +69,8 @@ export function duplicateRoutes(deps: ApiDeps) {
       params: GroupParams,
       responses: { 200: DuplicateGroup, 404: ErrorBody },
       async handler({ params }) {
-        const c = await jobs.catalog(params.id);
-        const g = await getGroup(sql, c.schema_name, Number(params.group_id));
-        if (!g) throw new HttpError(404, 'not_found', `catalog "${c.name}" has no duplicate group ${params.group_id}`);
-        return { body: apiGroup(g, c.id) };
+        const c = await catalogs.get(params.id);
+        return { body: apiGroup(await duplicates.get(c, Number(params.group_id)), c.id) };
       },
     }),
     route({
@@ -85,15 +83,9 @@ export function duplicateRoutes(deps: ApiDeps) {
       body: ResolveRequest,
       responses: { 200: DuplicateGroup, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody },
       async handler({ params, body }) {
-        const c = await jobs.catalog(params.id);
-        const id = Number(params.group_id);
-        const g = await getGroup(sql, c.schema_name, id);
-        if (!g) throw new HttpError(404, 'not_found', `catalog "${c.name}" has no duplicate group ${id}`);
-        if (body.keep && body.status !== 'resolved') throw new HttpError(400, 'validation_failed', 'body.keep: only a resolved group keeps copies');
-        const strangers = (body.keep ?? []).filter((a) => !g.members.some((m) => m.asset_id === a));
-        if (strangers.length) throw new HttpError(400, 'validation_failed', `body.keep: asset ${strangers[0]} is not a member of group ${id}`);
-        const after = await resolveGroup(sql, c.schema_name, id, { status: body.status, keep: body.keep, actor: 'api' });
-        return { body: apiGroup(after!, c.id) };
+        const c = await catalogs.get(params.id);
+        const after = await duplicates.resolve(c, Number(params.group_id), { status: body.status, keep: body.keep, actor: 'api' });
+        return { body: apiGroup(after, c.id) };
       },
     }),
   ];

@@ -5,7 +5,8 @@ import { route } from '../router.js';
 import { ErrorBody, IdParams, Job, JobListQuery, JobPage, ScanRequest } from '../schemas.js';
 
 export function jobRoutes(deps: ApiDeps) {
-  const { jobs, state } = deps;
+  const { state } = deps;
+  const { jobs } = deps.services;
   return [
     route({
       method: 'POST',

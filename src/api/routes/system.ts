@@ -18,8 +18,7 @@ async function metricsText(deps: ApiDeps, stats: ServerStats): Promise<string> {
   const [workers, depths, jobRows] = await Promise.all([
     deps.workers().catch(() => []),
     deps.queueDepths().catch(() => ({})),
-    deps.sql<{ status: string; n: bigint; failed: bigint }[]>`
-      select status, count(*)::int8 as n, coalesce(sum((progress->>'failed')::int8), 0)::int8 as failed from public.jobs group by status`.catch(() => []),
+    deps.services.jobs.countsByStatus().catch(() => []),
   ]);
   const lines: string[] = [];
   const metric = (name: string, type: string, help: string, samples: [Record<string, string>, number][]) => {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { countAssets } from '../../db/assets.js';
-import { createCatalog, deleteCatalog, getCatalog, listCatalogs, type Catalog } from '../../db/catalogs.js';
-import { printJson, withDatabase, type GlobalOptions } from '../context.js';
+import type { Catalog } from '../../model/catalog.js';
+import { printJson, wantsJson, withApp } from '../context.js';
 
+/** The CLI's --json shape of a catalog (the API's carries its settings too). */
 const catalogView = (c: Catalog) => ({
   id: c.id,
   name: c.name,
@@ -17,22 +17,20 @@ export function registerCatalog(program: Command): void {
 
   catalog
     .command('create')
-    .argument('<name>')
+    .argument('<name>', 'a name (not a UUID: ids and names never mix)')
     .argument('[dir...]', 'source directories')
     .option('--no-embeddings', 'leave no CNN input at ingest (saves 147 KB of disk a picture until `dupes` embeds it); duplicates then rest on hashes')
     .action(async (name: string, dirs: string[], o: { embeddings: boolean }, cmd: Command) => {
-      const flags = cmd.optsWithGlobals<GlobalOptions>();
-      await withDatabase(flags, async ({ sql }) => {
-        const c = await createCatalog(sql, { name, sourceDirectories: dirs, settings: o.embeddings ? {} : { embeddings: 'off' } });
-        flags.json ? printJson(catalogView(c)) : process.stdout.write(`created catalog ${c.name} (${c.id})\n`);
+      await withApp(cmd, async ({ services }) => {
+        const c = await services.catalogs.create({ name, sourceDirectories: dirs, settings: o.embeddings ? {} : { embeddings: 'off' } }, 'resolve');
+        wantsJson(cmd) ? printJson(catalogView(c)) : process.stdout.write(`created catalog ${c.name} (${c.id})\n`);
       });
     });
 
   catalog.command('list').action(async (_o, cmd: Command) => {
-    const flags = cmd.optsWithGlobals<GlobalOptions>();
-    await withDatabase(flags, async ({ sql }) => {
-      const all = await listCatalogs(sql);
-      if (flags.json) return printJson(all.map(catalogView));
+    await withApp(cmd, async ({ services }) => {
+      const all = await services.catalogs.list();
+      if (wantsJson(cmd)) return printJson(all.map(catalogView));
       if (!all.length) process.stdout.write('no catalogs yet (lumina ingest DIR creates one)\n');
       for (const c of all) process.stdout.write(`${c.name}\t${c.id}\t${c.source_directories.join(', ')}\n`);
     });
@@ -40,13 +38,12 @@ export function registerCatalog(program: Command): void {
 
   catalog
     .command('show')
-    .argument('<name>')
+    .argument('<name>', 'catalog name or id')
     .action(async (name: string, _o, cmd: Command) => {
-      const flags = cmd.optsWithGlobals<GlobalOptions>();
-      await withDatabase(flags, async ({ sql }) => {
-        const c = await getCatalog(sql, name);
-        const view = { ...catalogView(c), assets: await countAssets(sql, c.schema_name) };
-        if (flags.json) return printJson(view);
+      await withApp(cmd, async ({ services }) => {
+        const c = await services.catalogs.get(name);
+        const view = { ...catalogView(c), assets: await services.catalogs.counts(c) };
+        if (wantsJson(cmd)) return printJson(view);
         process.stdout.write(
           `${c.name} (${c.id})\n  sources: ${c.source_directories.join(', ') || '-'}\n` +
             `  assets: ${Object.entries(view.assets).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}\n`,
@@ -56,14 +53,12 @@ export function registerCatalog(program: Command): void {
 
   catalog
     .command('delete')
-    .argument('<name>')
-    .description('delete the catalog, its database schema and thumbnails (never the photos)')
+    .argument('<name>', 'catalog name or id')
+    .description('cancel its jobs, then delete the catalog, its database schema and thumbnails (never the photos)')
     .action(async (name: string, _o, cmd: Command) => {
-      const flags = cmd.optsWithGlobals<GlobalOptions>();
-      await withDatabase(flags, async ({ sql }, config) => {
-        const c = await getCatalog(sql, name);
-        await deleteCatalog(sql, c, config.dataDir);
-        flags.json ? printJson({ deleted: c.id, name: c.name }) : process.stdout.write(`deleted catalog ${c.name}\n`);
+      await withApp(cmd, async ({ services }) => {
+        const c = await services.catalogs.delete(name);
+        wantsJson(cmd) ? printJson({ deleted: c.id, name: c.name }) : process.stdout.write(`deleted catalog ${c.name}\n`);
       });
     });
 }

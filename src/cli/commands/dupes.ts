@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { getCatalog } from '../../db/catalogs.js';
-import { getGroup, listGroups, resolveGroup } from '../../db/duplicates.js';
-import { runDupes } from '../../runner/duplicates-runner.js';
+import type { ReviewStatus } from '../../services/duplicate-service.js';
 import { UserError } from '../../util/errors.js';
 import { groupView } from '../../views/duplicates.js';
-import { printJson, withDatabase, type GlobalOptions } from '../context.js';
+import { printJson, wantsJson, withApp } from '../context.js';
 import { progressBar } from '../progress-bar.js';
 
 const int = (name: string) => (v: string) => {
@@ -23,32 +21,25 @@ export function registerDupes(program: Command): void {
     .option('--embeddings <mode>', 'auto (use them where they can be made), on (require them), off', 'auto')
     .option('--status <status>', 'list only groups in this review status (open, resolved, dismissed)')
     .action(async (opts: { catalog: string; threshold?: number; turnedThreshold?: number; similarity?: string; embeddings: string; status?: string }, cmd: Command) => {
-      const flags = cmd.optsWithGlobals<GlobalOptions>();
       if (!['auto', 'on', 'off'].includes(opts.embeddings)) throw new UserError('--embeddings must be auto, on or off');
       if (opts.threshold !== undefined && opts.threshold > 32) throw new UserError('--threshold above 32 would call unrelated pictures duplicates');
       const similarity = opts.similarity === undefined ? undefined : Number(opts.similarity);
       if (similarity !== undefined && !(similarity >= -1 && similarity <= 1)) throw new UserError('--similarity must be between -1 and 1');
-      await withDatabase(flags, async (db, config) => {
+      await withApp(cmd, async ({ services }) => {
         const bar = progressBar();
         let summary;
         try {
-          summary = await runDupes(db.sql, config, {
-            catalog: opts.catalog,
-            params: { threshold: opts.threshold, turned_threshold: opts.turnedThreshold, similarity, embeddings: opts.embeddings as 'auto' | 'on' | 'off' },
-            onProgress: bar.update,
-          });
+          summary = await services.jobs.duplicatesHere(
+            opts.catalog,
+            { threshold: opts.threshold, turned_threshold: opts.turnedThreshold, similarity, embeddings: opts.embeddings as 'auto' | 'on' | 'off' },
+            bar.update,
+          );
         } finally {
           bar.stop();
         }
-        const catalog = await getCatalog(db.sql, opts.catalog);
-        const groups = [];
-        for (let after = 0; ; ) {
-          const page = await listGroups(db.sql, catalog.schema_name, { afterId: after, limit: 1000, status: opts.status as never });
-          groups.push(...page.map(groupView));
-          if (page.length < 1000) break;
-          after = page.at(-1)!.id;
-        }
-        if (flags.json) printJson({ groups, summary });
+        const catalog = await services.catalogs.get(opts.catalog);
+        const groups = (await services.duplicates.all(catalog, opts.status as ReviewStatus | undefined)).map(groupView);
+        if (wantsJson(cmd)) printJson({ groups, summary });
         else {
           for (const g of groups) {
             process.stdout.write(`#${g.id} ${g.kind} [${g.review_status}] keep ${g.keeper}\n    ${g.reason}\n`);
@@ -76,25 +67,13 @@ export function registerDupes(program: Command): void {
     .option('--dismiss', 'not duplicates: detection will not reopen it unless new copies appear')
     .option('--reopen', 'undo a decision')
     .action(async (groupId: number, opts: { catalog: string; keep?: string[]; dismiss?: boolean; reopen?: boolean }, cmd: Command) => {
-      const flags = cmd.optsWithGlobals<GlobalOptions>();
       if (Number(Boolean(opts.dismiss)) + Number(Boolean(opts.reopen)) + Number(Boolean(opts.keep)) > 1) throw new UserError('give one of --keep, --dismiss, --reopen');
-      await withDatabase(flags, async (db) => {
-        const catalog = await getCatalog(db.sql, opts.catalog);
-        const group = await getGroup(db.sql, catalog.schema_name, groupId);
-        if (!group) throw new UserError(`catalog "${catalog.name}" has no duplicate group ${groupId}`, 'not_found');
-        let keep: number[] | undefined;
-        if (opts.keep) {
-          keep = opts.keep.map((p) => {
-            const m = group.members.find((x) => x.path === p || String(x.asset_id) === p);
-            if (!m) throw new UserError(`${p} is not a member of group ${groupId}`);
-            return m.asset_id;
-          });
-        }
+      await withApp(cmd, async ({ services }) => {
+        const catalog = await services.catalogs.get(opts.catalog);
         const status = opts.dismiss ? 'dismissed' : opts.reopen ? 'open' : 'resolved';
-        const after = await resolveGroup(db.sql, catalog.schema_name, groupId, { status, keep, actor: 'cli' });
-        if (flags.json) printJson(groupView(after!));
+        const after = await services.duplicates.resolve(catalog, groupId, { status, keep: opts.keep, actor: 'cli' });
+        if (wantsJson(cmd)) printJson(groupView(after));
         else process.stderr.write(`group ${groupId}: ${status}\n`);
       });
     });
 }
-

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { runIngest } from '../../runner/ingest-runner.js';
-import { printJson, withDatabase, type GlobalOptions } from '../context.js';
+import { printJson, wantsJson, withApp } from '../context.js';
 import { progressBar } from '../progress-bar.js';
 
 export function registerIngest(program: Command): void {
@@ -10,19 +9,18 @@ export function registerIngest(program: Command): void {
     .argument('<dir...>', 'directories to scan')
     .option('--catalog <name>', 'catalog name (default: the first directory’s name)')
     .action(async (dirs: string[], opts: { catalog?: string }, cmd: Command) => {
-      const flags = cmd.optsWithGlobals<GlobalOptions>();
-      await withDatabase(flags, async (db, config) => {
+      await withApp(cmd, async ({ services }) => {
         const bar = progressBar();
         let summary;
         try {
-          summary = await runIngest(db.sql, config, { roots: dirs, catalogName: opts.catalog, onProgress: bar.update });
+          summary = await services.jobs.ingestHere(dirs, opts.catalog, bar.update);
         } finally {
           bar.stop();
         }
         for (const p of summary.problems.slice(0, 20)) process.stderr.write(`lumina: ${p.path}: ${p.message}\n`);
         if (summary.problems.length > 20) process.stderr.write(`lumina: … and ${summary.problems.length - 20} more problems\n`);
         const { problems: _p, stage_ms: _s, job_id: _j, ...result } = summary;
-        if (flags.json) printJson(result);
+        if (wantsJson(cmd)) printJson(result);
         else {
           process.stderr.write(
             `${summary.catalog.name}: ${summary.files_seen} files in ${summary.duration_s.toFixed(1)} s (${summary.files_per_s} files/s): ` +

@@ -1,15 +1,12 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { Authenticator, isLoopback } from '../../api/auth.js';
-import { openBackend } from '../../api/backend.js';
 import { HealthProbe } from '../../api/health.js';
 import { JobStateCache } from '../../api/job-state.js';
 import { ApiServer } from '../../api/server.js';
-import { resolveConfig } from '../../config/config.js';
-import { openDatabase } from '../../db/database.js';
-import { JobService } from '../../jobs/job-service.js';
+import { openApp } from '../../app.js';
 import { UserError } from '../../util/errors.js';
-import type { GlobalOptions } from '../context.js';
+import { configOf, wantsJson } from '../context.js';
 import { onShutdown } from '../shutdown.js';
 
 const port = (v: string) => {
@@ -39,12 +36,11 @@ export function registerServe(program: Command, version: string): void {
     .option('--body-limit <bytes>', 'largest request body accepted', bytes, 1024 * 1024)
     .option('--require-auth', 'require a token even on a loopback address')
     .action(async (opts: ServeOptions, cmd: Command) => {
-      const flags = cmd.optsWithGlobals<GlobalOptions>();
-      const config = resolveConfig(flags);
-      const db = await openDatabase(config);
-      const closers: (() => unknown)[] = [() => db.close()];
+      const config = configOf(cmd);
+      const app = await openApp(config, { jobs: 'serve' });
+      const closers: (() => unknown)[] = [() => app.close()];
       try {
-        const auth = new Authenticator(db.sql, !isLoopback(opts.host) || !!opts.requireAuth);
+        const auth = new Authenticator(app.services.tokens, !isLoopback(opts.host) || !!opts.requireAuth);
         await auth.start();
         closers.unshift(() => auth.close());
         if (auth.required && auth.tokenCount === 0) {
@@ -53,29 +49,26 @@ export function registerServe(program: Command, version: string): void {
               `create one with "lumina token create --name NAME"${opts.requireAuth ? '' : ' (or bind to 127.0.0.1)'}`,
           );
         }
-        const backend = await openBackend(db.sql, config);
-        closers.unshift(() => backend.close());
-        const health = new HealthProbe(db.sql, backend.redis);
+        const health = new HealthProbe(app.pingDatabase, app.redis);
         await health.start();
         closers.unshift(() => health.close());
         const server = new ApiServer(
           {
-            sql: db.sql,
+            services: app.services,
             config,
-            jobs: new JobService(db.sql, backend.executor, backend.bus),
-            state: new JobStateCache(db.sql),
+            state: new JobStateCache((id) => app.services.jobs.find(id)),
             health,
-            mode: backend.mode,
-            workers: backend.workers,
-            queueDepths: backend.queueDepths,
+            mode: app.mode,
+            workers: app.workers,
+            queueDepths: app.queueDepths,
           },
           auth,
-          backend.bus,
+          app.bus,
           {
             host: opts.host,
             port: opts.port,
             bodyLimit: opts.bodyLimit,
-            corsOrigins: (opts.corsOrigin ?? process.env.LUMINA_CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+            corsOrigins: opts.corsOrigin ? opts.corsOrigin.split(',').map((s) => s.trim()).filter(Boolean) : config.corsOrigins,
             version,
           },
         );
@@ -83,9 +76,9 @@ export function registerServe(program: Command, version: string): void {
         closers.unshift(() => server.close());
         process.stderr.write(
           `lumina: serving http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${bound} ` +
-            `(${backend.mode}, ${auth.required ? 'tokens required' : 'loopback, tokens optional'})\n`,
+            `(${app.mode}, ${auth.required ? 'tokens required' : 'loopback, tokens optional'})\n`,
         );
-        if (flags.json) process.stdout.write(JSON.stringify({ host: opts.host, port: bound, mode: backend.mode, auth_required: auth.required }) + '\n');
+        if (wantsJson(cmd)) process.stdout.write(JSON.stringify({ host: opts.host, port: bound, mode: app.mode, auth_required: auth.required }) + '\n');
       } catch (err) {
         for (const c of closers) await c();
         throw err;

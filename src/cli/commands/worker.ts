@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { resolveConfig } from '../../config/config.js';
-import { openDatabase } from '../../db/database.js';
-import { LuminaWorker, parseQueues } from '../../queue/lumina-worker.js';
-import { checkRedis, connectRedis } from '../../queue/redis.js';
+import { openWorker } from '../../app.js';
+import { parseQueues } from '../../queue/lumina-worker.js';
 import { UserError } from '../../util/errors.js';
-import type { GlobalOptions } from '../context.js';
+import { configOf, wantsJson } from '../context.js';
 import { onShutdown } from '../shutdown.js';
 
 const positive = (v: string) => {
@@ -34,21 +32,13 @@ export function registerWorker(program: Command): void {
     .option('--lock-ms <n>', 'how long a shard of a lost worker stays locked before another takes it', positive, 30_000)
     .option('--grace-s <n>', 'on SIGTERM, seconds running shards may go on before they are handed back', whole, 20)
     .action(async (opts: WorkerFlags, cmd: Command) => {
-      const flags = cmd.optsWithGlobals<GlobalOptions>();
-      const config = resolveConfig(flags);
+      const config = configOf(cmd);
       if (!config.redisUrl) throw new UserError('a worker needs Redis: set REDIS_URL (or --redis-url, or REDIS_HOST)');
       if (config.database.kind !== 'postgres') {
         throw new UserError('a worker needs the PostgreSQL that the API uses: set DATABASE_URL (the embedded database cannot be shared)');
       }
       const queues = parseQueues(opts.queues);
-      const probe = connectRedis(config.redisUrl, 'probe');
-      try {
-        await checkRedis(probe, config.redisUrl);
-      } finally {
-        probe.disconnect();
-      }
-      const db = await openDatabase(config);
-      const worker = new LuminaWorker(db.sql, { ...config, redisUrl: config.redisUrl }, {
+      const { worker, close } = await openWorker({ ...config, redisUrl: config.redisUrl }, {
         concurrency: opts.concurrency,
         queues,
         lockMs: opts.lockMs,
@@ -56,11 +46,8 @@ export function registerWorker(program: Command): void {
       });
       worker.start();
       process.stderr.write(`lumina: worker ${worker.id} taking ${queues.join(', ')} (${config.workers} threads, ${opts.concurrency} shards at once)\n`);
-      if (flags.json) process.stdout.write(JSON.stringify({ id: worker.id, queues, threads: config.workers, concurrency: opts.concurrency }) + '\n');
-      await onShutdown(async () => {
-        await worker.stop();
-        await db.close();
-      });
+      if (wantsJson(cmd)) process.stdout.write(JSON.stringify({ id: worker.id, queues, threads: config.workers, concurrency: opts.concurrency }) + '\n');
+      await onShutdown(close);
       process.stderr.write(`lumina: worker ${worker.id} stopped\n`);
       process.exit(0);
     });

@@ -139,6 +139,13 @@ export const catalogMigrations: { version: number; name: string; sql: (s: string
       create index duplicate_groups_kind on ${s}.duplicate_groups (kind, review_status);
     `,
   },
+  {
+    version: 3,
+    name: 'error code of a file that failed',
+    sql: (s) => `
+      alter table ${s}.assets add column error_code text;
+    `,
+  },
 ];
 
 export const CATALOG_SCHEMA_VERSION = catalogMigrations.at(-1)!.version;

@@ -49,4 +49,23 @@ export const publicMigrations: { version: number; name: string; sql: string }[] 
       create index jobs_created on public.jobs (created_at desc);
     `,
   },
+  {
+    version: 3,
+    name: 'job leases: one active job of a type per catalog, owned by a live process',
+    sql: `
+      alter table public.jobs
+        add column owner text,
+        add column lease_until timestamptz,
+        add column error_code text;
+      -- Older versions let two jobs of a type run on one catalog: all but the newest are closed
+      -- before the rule below holds (the newest, ownerless, is taken over like any orphan).
+      update public.jobs j set status = 'failed', error = 'interrupted before it finished (closed on upgrade)',
+        error_code = 'interrupted', finished_at = now(), updated_at = now()
+      where j.status in ('queued', 'running') and exists (
+        select 1 from public.jobs k where k.catalog_id = j.catalog_id and k.type = j.type
+          and k.status in ('queued', 'running') and (k.created_at, k.id) > (j.created_at, j.id));
+      -- One scan and one duplicates job per catalog at a time, whichever process or host starts it.
+      create unique index jobs_one_active on public.jobs (catalog_id, type) where status in ('queued', 'running');
+    `,
+  },
 ];

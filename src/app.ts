@@ -1,0 +1,156 @@
+import type { Redis } from 'ioredis';
+import type { LuminaConfig } from './config/config.js';
+import { openDatabase, ping, type Database } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import { LocalEventBus, type EventBus } from './events/job-events.js';
+import type { JobExecutor, WorkerInfo } from './jobs/executor.js';
+import { newOwnerId } from './jobs/lease.js';
+import { ClusterExecutor, QueueSet } from './queue/cluster-executor.js';
+import { LuminaWorker, type WorkerOptions } from './queue/lumina-worker.js';
+import { RedisEventBus } from './queue/redis-event-bus.js';
+import { RedisLedger } from './queue/redis-ledger.js';
+import { checkRedis, connectRedis } from './queue/redis.js';
+import { WorkerRegistry } from './queue/worker-registry.js';
+import { LocalRunner } from './runner/local-runner.js';
+import { AssetService } from './services/asset-service.js';
+import { CatalogService } from './services/catalog-service.js';
+import { DuplicateService } from './services/duplicate-service.js';
+import { JobService } from './services/job-service.js';
+import { TokenService } from './services/token-service.js';
+
+/**
+ * The one place a process is assembled, embedded or cluster alike: the database, where jobs run
+ * (this process, or the queues when a served process has Redis), the event bus, and the services
+ * that every transport (CLI, API, queue workers) calls.
+ */
+
+export interface Services {
+  catalogs: CatalogService;
+  assets: AssetService;
+  jobs: JobService;
+  duplicates: DuplicateService;
+  tokens: TokenService;
+}
+
+export interface App {
+  config: LuminaConfig;
+  mode: 'embedded' | 'cluster';
+  services: Services;
+  bus: EventBus;
+  redis: Redis | null;
+  /** Is the database there (for /health)? */
+  pingDatabase(): Promise<void>;
+  workers(): Promise<WorkerInfo[]>;
+  /** Queue depths by queue and state (cluster mode; empty when embedded). */
+  queueDepths(): Promise<Record<string, Record<string, number>>>;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  /**
+   * 'here': jobs run in this process whatever is configured (`lumina ingest`, `lumina dupes`, and
+   * commands that run none); 'serve': on the queues when Redis is configured, else here, and jobs
+   * a stopped process left behind are taken over.
+   */
+  jobs: 'here' | 'serve';
+}
+
+export async function openApp(config: LuminaConfig, options: AppOptions): Promise<App> {
+  const db = await openDatabase(config);
+  const closers: (() => Promise<unknown>)[] = [() => db.close()];
+  try {
+    const app = options.jobs === 'serve' && config.redisUrl ? await clusterParts(db, config, closers) : localParts(db, config, closers);
+    const services = assemble(db, config, app.executor, app.bus);
+    if (options.jobs === 'serve' && app.mode === 'embedded') await services.jobs.resumeOrphans();
+    return {
+      config,
+      mode: app.mode,
+      services,
+      bus: app.bus,
+      redis: app.redis,
+      pingDatabase: () => ping(db.sql),
+      workers: app.workers,
+      queueDepths: app.queueDepths,
+      close: () => closeAll(closers),
+    };
+  } catch (err) {
+    await closeAll(closers);
+    throw err;
+  }
+}
+
+interface Parts {
+  mode: 'embedded' | 'cluster';
+  executor: JobExecutor;
+  bus: EventBus;
+  redis: Redis | null;
+  workers(): Promise<WorkerInfo[]>;
+  queueDepths(): Promise<Record<string, Record<string, number>>>;
+}
+
+function localParts(db: Database, config: LuminaConfig, closers: (() => Promise<unknown>)[]): Parts {
+  const bus = new LocalEventBus();
+  const runner = new LocalRunner(db.sql, config, bus, newOwnerId());
+  closers.unshift(() => runner.close(), () => bus.close());
+  return { mode: 'embedded', executor: runner, bus, redis: null, workers: async () => [runner.info()], queueDepths: async () => ({}) };
+}
+
+async function clusterParts(db: Database, config: LuminaConfig, closers: (() => Promise<unknown>)[]): Promise<Parts> {
+  const url = config.redisUrl!;
+  const redis = connectRedis(url, 'api');
+  closers.unshift(() => redis.quit().catch(() => redis.disconnect()));
+  await checkRedis(redis, url);
+  const queues = new QueueSet(redis, config.queuePrefix);
+  const bus = new RedisEventBus(redis, url, config.queuePrefix);
+  const registry = new WorkerRegistry(redis, config.queuePrefix);
+  closers.unshift(() => bus.close(), () => queues.close());
+  return {
+    mode: 'cluster',
+    executor: new ClusterExecutor(queues, new RedisLedger(redis, config.queuePrefix)),
+    bus,
+    redis,
+    workers: () => registry.list(),
+    queueDepths: () => queues.depths(),
+  };
+}
+
+function assemble(db: Database, config: LuminaConfig, executor: JobExecutor, bus: EventBus): Services {
+  // Deleting a catalog cancels its jobs first: the catalogs service calls the jobs service's rule.
+  let jobs: JobService | null = null;
+  const catalogs = new CatalogService(db.sql, config.dataDir, (id) => jobs!.cancelAllOf(id));
+  jobs = new JobService({ sql: db.sql, executor, bus, catalogs, exclusive: db.kind === 'embedded', leaseMs: config.jobLeaseMs });
+  return { catalogs, assets: new AssetService(db.sql, config.dataDir), jobs, duplicates: new DuplicateService(db.sql), tokens: new TokenService(db.sql) };
+}
+
+async function closeAll(closers: (() => Promise<unknown>)[]): Promise<void> {
+  for (const close of closers.splice(0)) await close().catch(() => {});
+}
+
+/** `lumina worker`: a queue worker over the shared PostgreSQL and Redis. */
+export async function openWorker(config: LuminaConfig & { redisUrl: string }, options: WorkerOptions): Promise<{ worker: LuminaWorker; close(): Promise<void> }> {
+  const probe = connectRedis(config.redisUrl, 'probe');
+  try {
+    await checkRedis(probe, config.redisUrl);
+  } finally {
+    probe.disconnect();
+  }
+  const db = await openDatabase(config);
+  const worker = new LuminaWorker(db.sql, config, options);
+  return {
+    worker,
+    async close() {
+      await worker.stop();
+      await db.close();
+    },
+  };
+}
+
+/** `lumina migrate`: the versions applied now (empty when the database was up to date). */
+export async function migrateDatabase(config: LuminaConfig): Promise<string[]> {
+  const db = await openDatabase(config, { migrate: false });
+  try {
+    return (await migrate(db.sql)).applied;
+  } finally {
+    await db.close();
+  }
+}

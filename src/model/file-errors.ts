@@ -1,0 +1,37 @@
+/** Why a file could not be fully processed, as a code stored beside its message (assets.error_code). */
+export const FILE_ERROR_CODES = [
+  /** The bytes could not be read (permissions, a vanished share). */
+  'unreadable',
+  'empty',
+  /** Not in any format the decoder reads: corrupt or mislabelled. */
+  'undecodable',
+  'truncated',
+  /** Over the pixel limit (a decompression-bomb guard). */
+  'too_large',
+  'no_dimensions',
+  /** A RAW or HEIC file with no embedded preview to decode. */
+  'no_preview',
+  /** A decoder this machine lacks (ffmpeg, HEVC). */
+  'decoder_missing',
+  'video_unreadable',
+  'mislabelled',
+  'frame_failed',
+] as const;
+export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
+
+export interface FileError {
+  code: FileErrorCode;
+  message: string;
+}
+
+/** Errors the surroundings explain, which a later run may not meet again. */
+const RETRYABLE = new Set<string>(['unreadable', 'decoder_missing']);
+
+/**
+ * Whether an unchanged file that failed is processed again on the next run. The content's own
+ * errors stay until the file changes; rows written before codes existed are retried once.
+ */
+export function isRetryable(code: string | null, error: string | null): boolean {
+  if (error === null) return true;
+  return code === null || RETRYABLE.has(code);
+}
