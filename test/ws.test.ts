@@ -121,10 +121,12 @@ t.test('embedded: the same events without Redis', async (t) => {
   checkEventStream(t, c.messages.slice(1), job.id, files);
 
   // A job that ends otherwise is announced as job_failed, with its status and reason. Jobs run one
-  // at a time here, so a job queued behind a busy one is surely still there to cancel.
+  // at a time here, so a job queued behind a busy one is surely still there to cancel. (A second
+  // scan of the catalog is refused while the first is active; a duplicates run may queue.)
   for (let i = 0; i < 10; i++) await writePhoto(path.join(root, 'more', `m${i}.jpg`), { seed: 100 + i, width: 800, height: 600 });
   const busy = (await api(s.url, 'POST', '/api/jobs/scan', { body: { catalog_id: cid } })).json;
-  const second = (await api(s.url, 'POST', '/api/jobs/scan', { body: { catalog_id: cid } })).json;
+  t.equal((await api(s.url, 'POST', '/api/jobs/scan', { body: { catalog_id: cid } })).status, 409, 'one scan of a catalog at a time');
+  const second = (await api(s.url, 'POST', '/api/jobs/duplicates', { body: { catalog_id: cid } })).json;
   t.equal((await api(s.url, 'POST', `/api/jobs/${second.id}/cancel`)).status, 200);
   await c.next((m) => m.type === 'job_completed' && m.job_id === busy.id, 'the busy job completes', 120_000);
   const failed = await c.next((m) => m.type === 'job_failed' && m.job_id === second.id, 'job_failed');

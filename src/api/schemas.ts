@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { JOB_STATUSES, JOB_TYPES } from '../model/job.js';
+import { JOB_ERROR_CODES, JOB_STATUSES, JOB_TYPES } from '../model/job.js';
 
 /**
  * The API's boundary types, defined once: they validate requests, type the handlers (Static<>)
@@ -85,6 +85,7 @@ export const Job = Type.Object(
     progress: Progress,
     result: Nullable(Type.Record(Type.String(), Type.Unknown())),
     error: Nullable(Type.String()),
+    error_code: Nullable(Type.Union(JOB_ERROR_CODES.map((s) => Type.Literal(s)), { description: 'why it ended without completing, for programs: interrupted, cancelled, failed_shards, database_unavailable, lease_lost, failed' })),
     created_at: Nullable(Timestamp),
     started_at: Nullable(Timestamp),
     finished_at: Nullable(Timestamp),
@@ -131,6 +132,7 @@ export const Asset = Type.Object(
     taken_at: Nullable(Type.String()),
     status: Type.String(),
     error: Nullable(Type.String()),
+    error_code: Nullable(Type.String({ description: 'why the file failed, for programs: unreadable, empty, undecodable, truncated, too_large, no_dimensions, no_preview, decoder_missing, video_unreadable, mislabelled, frame_failed' })),
   },
   { $id: 'Asset', additionalProperties: true, description: 'the main fields; every field of `lumina assets list --json` is present' },
 );

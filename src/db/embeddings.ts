@@ -25,3 +25,21 @@ export async function writeEmbeddings(sql: Sql, schema: string, model: string, r
       on conflict (asset_id) do update set model = excluded.model, dim = excluded.dim, vector = excluded.vector, created_at = now()`;
   }
 }
+
+/** A content (one SHA-256) still without an embedding of this model, with the assets that share it. */
+export interface PendingContent {
+  sha256: Buffer;
+  ids: bigint[];
+  thumbnail_key: string | null;
+}
+
+/** Contents with pixels still to embed by this model (all, or only `shas`), first seen first, at most `limit`. */
+export async function pendingContents(sql: Sql, schema: string, modelPrefix: string, shas: string[] | null, limit: number): Promise<PendingContent[]> {
+  const s = catalogSchema(sql, schema);
+  return sql<PendingContent[]>`
+    select a.sha256, array_agg(a.id order by a.id) as ids, min(a.thumbnail_key) as thumbnail_key
+    from ${s}.assets a left join ${s}.embeddings e on e.asset_id = a.id
+    where a.status = 'ok' and a.phash_sign is not null and a.sha256 is not null and (e.asset_id is null or e.model not like ${modelPrefix + '%'})
+      ${shas ? sql`and encode(a.sha256, 'hex') = any(${shas}::text[])` : sql``}
+    group by a.sha256 order by min(a.id) limit ${limit}`;
+}

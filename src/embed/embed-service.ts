@@ -2,10 +2,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { LuminaConfig } from '../config/config.js';
-import { table } from '../db/assets.js';
 import { embedInputDir, thumbnailDir, type Catalog } from '../model/catalog.js';
 import type { Sql } from '../db/database.js';
-import { writeEmbeddings } from '../db/embeddings.js';
+import { pendingContents, writeEmbeddings } from '../db/embeddings.js';
 import { EMBED_SIZE } from '../pipeline/pixels.js';
 import { EmbedPool } from './embed-pool.js';
 import { DEFAULT_MODEL } from './model.js';
@@ -47,14 +46,7 @@ export class EmbedService {
 
   /** Contents (one per SHA-256) that still need an embedding, at most `limit`. */
   async pending(catalog: Catalog, shas?: string[], limit = 10_000_000): Promise<Pending[]> {
-    const rows = await this.sql.unsafe<{ sha256: Buffer; ids: bigint[]; thumbnail_key: string | null }[]>(
-      `select a.sha256, array_agg(a.id order by a.id) as ids, min(a.thumbnail_key) as thumbnail_key
-       from ${table(catalog.schema_name, 'assets')} a left join ${table(catalog.schema_name, 'embeddings')} e on e.asset_id = a.id
-       where a.status = 'ok' and a.phash_sign is not null and a.sha256 is not null and (e.asset_id is null or e.model not like $1)
-         and ($3::text[] is null or encode(a.sha256, 'hex') = any($3::text[]))
-       group by a.sha256 order by min(a.id) limit $2`,
-      [this.modelId + '%', limit, (shas ?? null) as never],
-    );
+    const rows = await pendingContents(this.sql, catalog.schema_name, this.modelId, shas ?? null, limit);
     return rows.map((r) => ({ sha: r.sha256.toString('hex'), ids: r.ids.map(Number), thumbnailKey: r.thumbnail_key }));
   }
 

@@ -17,16 +17,18 @@ export interface JobLedger {
   record(jobId: string, shard: number, done: number, failed: number): Promise<ScanCounts>;
   cancel(jobId: string): Promise<void>;
   isCancelled(jobId: string): Promise<boolean>;
+  /** Drops the job's counts; its cancel flag outlives them, so that late parts still see it. */
   forget(jobId: string): Promise<void>;
 }
 
 /** One process (embedded mode). */
 export class MemoryLedger implements JobLedger {
-  readonly #jobs = new Map<string, ScanCounts & { shards: Map<number, [number, number]>; cancelled: boolean }>();
+  readonly #jobs = new Map<string, ScanCounts & { shards: Map<number, [number, number]> }>();
+  readonly #cancelled = new Set<string>();
 
   #entry(jobId: string) {
     let e = this.#jobs.get(jobId);
-    if (!e) this.#jobs.set(jobId, (e = { total: 0, done: 0, failed: 0, startedAt: Date.now(), shards: new Map(), cancelled: false }));
+    if (!e) this.#jobs.set(jobId, (e = { total: 0, done: 0, failed: 0, startedAt: Date.now(), shards: new Map() }));
     return e;
   }
 
@@ -48,11 +50,11 @@ export class MemoryLedger implements JobLedger {
   }
 
   async cancel(jobId: string): Promise<void> {
-    this.#entry(jobId).cancelled = true;
+    this.#cancelled.add(jobId);
   }
 
   async isCancelled(jobId: string): Promise<boolean> {
-    return this.#jobs.get(jobId)?.cancelled ?? false;
+    return this.#cancelled.has(jobId);
   }
 
   async forget(jobId: string): Promise<void> {

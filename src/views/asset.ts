@@ -34,6 +34,7 @@ export function assetView(row: AssetRow, thumbnailDir: string) {
     thumbnail: row.thumbnail_key ? path.join(thumbnailDir, row.thumbnail_key) : null,
     status: row.status,
     error: row.error,
+    error_code: row.error_code ?? null,
   };
 }
 

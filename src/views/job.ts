@@ -13,6 +13,7 @@ export function jobView(j: Job) {
     progress: progressOf(j),
     result: j.result,
     error: j.error,
+    error_code: j.error_code ?? null,
     created_at: iso(j.created_at),
     started_at: iso(j.started_at),
     finished_at: iso(j.finished_at),
