@@ -97,11 +97,14 @@ export async function listJobs(sql: Sql, f: JobFilter): Promise<Job[]> {
     limit ${f.limit}`;
 }
 
-/** queued → running; false when the job is gone or already final (cancelled before it started). */
-export async function markJobRunning(sql: Sql, jobId: string): Promise<boolean> {
+/**
+ * queued → running, by its owner (null: the queue's job); false when the job is gone, already
+ * final (cancelled before it started) or now another process's.
+ */
+export async function markJobRunning(sql: Sql, jobId: string, owner: string | null): Promise<boolean> {
   const rows = await sql`
     update public.jobs set status = 'running', started_at = coalesce(started_at, now()), updated_at = now()
-    where id = ${jobId} and status in ('queued', 'running') returning id`;
+    where id = ${jobId} and status in ('queued', 'running') and owner is not distinct from ${owner} returning id`;
   return rows.length > 0;
 }
 

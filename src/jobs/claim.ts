@@ -1,8 +1,10 @@
 import { findCatalogById } from '../db/catalogs.js';
 import type { Sql } from '../db/database.js';
-import { getJob, markJobRunning } from '../db/jobs.js';
+import { isConnectionLost } from '../db/errors.js';
+import { finishJob, getJob, markJobRunning } from '../db/jobs.js';
 import type { Catalog } from '../model/catalog.js';
 import { isFinal, type Job } from '../model/job.js';
+import { messageOf } from '../util/errors.js';
 
 /** Finding a job's row and catalog where a runner or a queue processor picks its work up. */
 
@@ -34,6 +36,15 @@ export async function claimJob(sql: Sql, jobId: string, catalogOf: (id: string) 
   const job = await getJob(sql, jobId);
   if (!job || isFinal(job.status)) return { skipped: job ? job.status : 'gone' };
   const catalog = job.catalog_id ? await catalogOf(job.catalog_id) : null;
-  if (!catalog || !(await markJobRunning(sql, job.id))) return { skipped: 'gone' };
+  if (!catalog || !(await markJobRunning(sql, job.id, job.owner))) return { skipped: 'gone' };
   return { job: { ...job, status: 'running' }, catalog };
+}
+
+/**
+ * A job whose plan or finalize step failed for good (its last attempt): closed as failed, so
+ * that the catalog's one-active-job slot is free again. Returns the closed row, or null when the
+ * job had already ended.
+ */
+export async function failJob(sql: Sql, jobId: string, err: unknown): Promise<Job | null> {
+  return finishJob(sql, jobId, 'failed', { error: messageOf(err), errorCode: isConnectionLost(err) ? 'database_unavailable' : 'failed' });
 }

@@ -11,8 +11,10 @@ export const FILE_ERROR_CODES = [
   'no_dimensions',
   /** A RAW or HEIC file with no embedded preview to decode. */
   'no_preview',
-  /** A decoder this machine lacks (ffmpeg, HEVC). */
+  /** A decoder this machine lacks (ffmpeg). */
   'decoder_missing',
+  /** A container libvips reads whose compression it cannot decode (HEVC inside HEIF). */
+  'unsupported_codec',
   'video_unreadable',
   'mislabelled',
   'frame_failed',

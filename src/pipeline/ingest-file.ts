@@ -147,7 +147,7 @@ function fileError(file: DiscoveredFile, outcome: FileTaskResult, pixelNote: Fil
   if (outcome.readError) return { code: 'unreadable', message: outcome.readError };
   if (file.size === 0) return { code: 'empty', message: 'empty file (0 bytes)' };
   if (outcome.pixelError) {
-    if (/compression format|heif|hevc/i.test(outcome.pixelError.message) && file.ext.startsWith('hei')) {
+    if (outcome.pixelError.code === 'unsupported_codec' && file.ext.startsWith('hei')) {
       return { code: 'no_preview', message: 'HEIC pixels need an HEVC decoder this libvips lacks and the file has no embedded JPEG preview: metadata and checksum kept' };
     }
     return outcome.pixelError;

@@ -115,5 +115,6 @@ function decodeError(err: unknown): PixelError {
   if (/unsupported image format/i.test(m)) return new PixelError('undecodable', 'not a decodable image: the content is not in any format libvips reads (corrupt, or mislabelled)');
   if (/pixel limit/i.test(m)) return new PixelError('too_large', 'refused to decode: over the pixel limit, a guard against decompression bombs (raise it with --max-pixels)');
   if (/premature end|truncated|unexpected end|end of (file|stream)|short read|not enough data/i.test(m)) return new PixelError('truncated', `truncated image data: ${m}`);
+  if (/compression format|heif|hevc/i.test(m)) return new PixelError('unsupported_codec', `cannot decode image: ${m}`);
   return new PixelError('undecodable', `cannot decode image: ${m}`);
 }

@@ -1,6 +1,5 @@
 import type { Job as BullJob } from 'bullmq';
 import type { Sql } from '../db/database.js';
-import { finishJob } from '../db/jobs.js';
 import type { JoinPool } from '../dedupe/join-pool.js';
 import type { EmbedService } from '../embed/embed-service.js';
 import { activeJobRow, catalogLookup, claimJob } from '../jobs/claim.js';
@@ -106,14 +105,7 @@ export function createDedupeProcessors(deps: DedupeProcessorDeps) {
 
   /** The dedupe queue carries both ends of the flow. */
   async function dedupe(bull: BullJob<DedupePlanPayload | DedupeFinalizePayload>) {
-    if (bull.name === 'finalize') return finalize(bull as BullJob<DedupeFinalizePayload>);
-    try {
-      return await plan(bull as BullJob<DedupePlanPayload>);
-    } catch (err) {
-      // A plan that cannot start (no hashes to load, a broken catalog) fails the job on its last attempt.
-      if (bull.attemptsMade + 1 >= (bull.opts.attempts ?? 1)) await finishJob(sql, bull.data.job_id, 'failed', { error: (err as Error).message }).then((j) => j && publisher.announce(j));
-      throw err;
-    }
+    return bull.name === 'finalize' ? finalize(bull as BullJob<DedupeFinalizePayload>) : plan(bull as BullJob<DedupePlanPayload>);
   }
 
   return { dedupe, search, embed };

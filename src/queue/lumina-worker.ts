@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { LuminaConfig } from '../config/config.js';
 import type { Sql } from '../db/database.js';
 import { workerInfo, type WorkerInfo } from '../jobs/executor.js';
+import { failJob } from '../jobs/claim.js';
 import { openShardWork } from '../jobs/shard-work.js';
 import { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { RateMeter } from '../runner/rate-meter.js';
@@ -16,6 +17,9 @@ import { RedisEventBus } from './redis-event-bus.js';
 import { RedisLedger } from './redis-ledger.js';
 import { connectRedis } from './redis.js';
 import { WorkerRegistry } from './worker-registry.js';
+
+/** Queues whose work, failing for good, fails the whole job (a shard's failure is reported by finalize instead). */
+const JOB_ENDING = new Set<QueueName>(['discover', 'finalize', 'dedupe']);
 
 export interface WorkerOptions {
   /** Shards in flight at once on this host (the thread pool is shared by them). */
@@ -92,6 +96,14 @@ export class LuminaWorker {
         this.#registry.touch();
         try {
           return await processor(job, token);
+        } catch (err) {
+          // A plan or finalize that fails for good (a broken catalog, hashes that cannot load) ends
+          // the Lumina job on its last attempt, so the catalog is not left with a job forever running.
+          if (JOB_ENDING.has(name) && err instanceof Error && err.name !== 'WaitingError' && job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+            const failed = await failJob(this.sql, (job.data as { job_id: string }).job_id, err).catch(() => null);
+            if (failed) this.#publisher.announce(failed);
+          }
+          throw err;
         } finally {
           this.#active--;
           this.#registry.touch();

@@ -105,9 +105,10 @@ export class LocalRunner implements JobExecutor {
     this.#running.set(job.id, abort);
     const stopped = () => abort.signal.reason as StopReason | undefined;
     try {
+      // Ended (cancelled) or taken over while it waited: nothing to do, nothing to report.
+      if (!(await markJobRunning(this.sql, job.id, this.owner)) || (await this.#ledger.isCancelled(job.id))) return null;
       const lostBefore = this.#lost.get(job.id);
       if (lostBefore) throw new JobLostError(job.id, lostBefore);
-      if (!(await markJobRunning(this.sql, job.id)) || (await this.#ledger.isCancelled(job.id))) return null;
       const out = await body(abort.signal);
       const reason = stopped();
       if (reason?.code === 'lease_lost') throw new JobLostError(job.id, reason.message);
