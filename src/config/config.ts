@@ -17,6 +17,8 @@ interface OptionSpec<T> {
   /** The command-line flag with its argument, as commander writes it; absent for environment-only settings. */
   flag?: string;
   env?: string;
+  /** The other variables it may come from, as the help names them. */
+  alsoFrom?: string;
   help: string;
   /** The default as the help shows it. */
   defaultText?: string;
@@ -41,13 +43,15 @@ export const OPTIONS = {
   databaseUrl: spec({
     flag: '--database-url <url>',
     env: 'DATABASE_URL',
-    help: 'PostgreSQL to use instead of the embedded one (or the POSTGRES_* variables)',
+    alsoFrom: 'POSTGRES_*',
+    help: 'PostgreSQL to use instead of the embedded one',
     parse: (v, _n, env): DatabaseTarget => resolveDatabase(v, env),
   }),
   redisUrl: spec({
     flag: '--redis-url <url>',
     env: 'REDIS_URL',
-    help: 'Redis for cluster mode: queues, events, workers (or the REDIS_* variables)',
+    alsoFrom: 'REDIS_*',
+    help: 'Redis for cluster mode: queues, events, workers',
     parse: (v, _n, env) => resolveRedis(v, env),
   }),
   workers: spec({
@@ -150,15 +154,16 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
 /** The help line of an option: its own text, then where else it comes from and its default. */
 export function optionHelp(key: OptionKey): string {
   const o: OptionSpec<unknown> = OPTIONS[key];
-  const extra = [o.env, o.defaultText && `default: ${o.defaultText}`].filter(Boolean).join('; ');
+  const from = [o.env, o.alsoFrom].filter(Boolean).join(' or ');
+  const extra = [from, o.defaultText && `default: ${o.defaultText}`].filter(Boolean).join('; ');
   return extra ? `${o.help} (${extra})` : o.help;
 }
 
-/** Settings for the environment section of the help, those with no flag. */
+/** The settings with no flag, for the environment section of the help. */
 export function environmentHelp(): string {
-  return (Object.keys(OPTIONS) as OptionKey[])
-    .filter((k) => !(OPTIONS[k] as OptionSpec<unknown>).flag)
-    .map((k) => `  ${(OPTIONS[k] as OptionSpec<unknown>).env!.padEnd(22)} ${optionHelp(k).replace(/ \(LUMINA_[A-Z_]+;? ?/, ' (')}`)
+  return (Object.values(OPTIONS) as OptionSpec<unknown>[])
+    .filter((o) => !o.flag && o.env)
+    .map((o) => `  ${o.env!.padEnd(22)} ${o.help}${o.defaultText ? ` (default: ${o.defaultText})` : ''}`)
     .join('\n');
 }
 
