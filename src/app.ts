@@ -49,19 +49,23 @@ export interface App {
 export interface AppOptions {
   /**
    * 'here': jobs run in this process whatever is configured (`lumina ingest`, `lumina dupes`, and
-   * commands that run none); 'serve': on the queues when Redis is configured, else here, and jobs
-   * a stopped process left behind are taken over.
+   * commands that run none); 'queue': on the queues when Redis is configured, else here (`lumina
+   * jobs cancel` reaches queued work that way); 'serve': as 'queue', and a server also takes over
+   * the jobs a stopped process left behind, now and whenever an owner is found gone.
    */
-  jobs: 'here' | 'serve';
+  jobs: 'here' | 'queue' | 'serve';
 }
 
 export async function openApp(config: LuminaConfig, options: AppOptions): Promise<App> {
   const db = await openDatabase(config);
   const closers: (() => Promise<unknown>)[] = [() => db.close()];
   try {
-    const app = options.jobs === 'serve' && config.redisUrl ? await clusterParts(db, config, closers) : localParts(db, config, closers);
+    const app = options.jobs !== 'here' && config.redisUrl ? await clusterParts(db, config, closers) : localParts(db, config, closers);
     const services = assemble(db, config, app.executor, app.bus);
-    if (options.jobs === 'serve' && app.mode === 'embedded') await services.jobs.resumeOrphans();
+    if (options.jobs === 'serve') {
+      await services.catalogs.sweepOrphanedFiles();
+      if (app.mode === 'embedded') await keepTakingOverOrphans(services.jobs, config.jobLeaseMs, closers);
+    }
     return {
       config,
       mode: app.mode,
@@ -120,6 +124,24 @@ function assemble(db: Database, config: LuminaConfig, executor: JobExecutor, bus
   const catalogs = new CatalogService(db.sql, config.dataDir, (id) => jobs!.cancelAllOf(id));
   jobs = new JobService({ sql: db.sql, executor, bus, catalogs, exclusive: db.kind === 'embedded', leaseMs: config.jobLeaseMs });
   return { catalogs, assets: new AssetService(db.sql, config.dataDir), jobs, duplicates: new DuplicateService(db.sql), tokens: new TokenService(db.sql) };
+}
+
+/**
+ * A server without Redis runs local jobs itself: those whose owner is gone (left by a killed
+ * server or ingest) are taken over at start and then once a lease, so none stays "running" for
+ * nobody.
+ */
+async function keepTakingOverOrphans(jobs: JobService, leaseMs: number, closers: (() => Promise<unknown>)[]): Promise<void> {
+  await jobs.resumeOrphans();
+  let sweeping = Promise.resolve();
+  const timer = setInterval(() => {
+    sweeping = sweeping.then(() => jobs.resumeOrphans().then(() => undefined, () => undefined));
+  }, leaseMs);
+  timer.unref();
+  closers.unshift(async () => {
+    clearInterval(timer);
+    await sweeping;
+  });
 }
 
 async function closeAll(closers: (() => Promise<unknown>)[]): Promise<void> {

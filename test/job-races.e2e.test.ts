@@ -168,3 +168,37 @@ t.test('two duplicates runs of one catalog, the window widened by a table lock: 
   // This run had no near candidates, so its open near groups are dropped and the exact ones stay: once each.
   t.same(await groupSet(), once.filter((g) => g.startsWith('exact:')), 'still one set of groups, none doubled');
 });
+
+t.test('deleting a catalog while its scan runs: the work stops first, and no file of it is left', async (t) => {
+  const config = await configFor(t, 'postgres');
+  const env = envFor(config);
+  const root = tmpDir(t, 'lumina-delete-');
+  await smallPhotos(root, 200);
+  const leftovers = (id: string) => ['thumbnails', 'embed-input'].filter((d) => fs.existsSync(path.join(config.dataDir, d, id)));
+  let server = await startServe(t, env, ['--shard-size', '5', '--workers', '1']);
+  const scanning = async (name: string) => {
+    const id = (await api(server.url, 'POST', '/api/catalogs', { body: { name, source_directories: [root] } })).json.id as string;
+    const scan = await api(server.url, 'POST', '/api/jobs/scan', { body: { catalog_id: id } });
+    await waitFor('the scan to be under way', async () => (await api(server.url, 'GET', `/api/jobs/${scan.json.id}`)).json.progress.done > 10, 120_000, 50);
+    return id;
+  };
+
+  // Through the API of the process that runs the scan: it waits for the work to stop.
+  const a = await scanning('DeleteMe');
+  t.equal((await api(server.url, 'DELETE', `/api/catalogs/${a}`)).status, 204);
+  await new Promise((r) => setTimeout(r, 1500));
+  t.same(leftovers(a), [], 'no thumbnail or CNN input of the deleted catalog, even a moment later');
+  t.notMatch(server.output(), /does not exist/, 'no write reached the dropped schema');
+
+  // From another process (the CLI): the owner stops at its next lease renewal; what it wrote
+  // meanwhile is swept when a server starts.
+  const b = await scanning('DeleteMeToo');
+  const deleted = await runCli(['catalog', 'delete', 'DeleteMeToo', '--json'], { env });
+  t.equal(deleted.code, 0, deleted.stderr);
+  t.equal(JSON.parse(deleted.stdout).deleted, b);
+  await new Promise((r) => setTimeout(r, 1500));
+  await server.stop();
+  server = await startServe(t, env);
+  t.same(leftovers(b), [], 'the next server start sweeps what was written after the delete');
+  await server.stop();
+});

@@ -1,4 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import postgres from 'postgres';
 import t from 'tap';
@@ -62,6 +64,10 @@ t.test('services on PGlite', async (t) => {
     const a = await catalogs.create({ name: 'Alpha', sourceDirectories: [root] });
     await t.rejects(catalogs.create({ name: a.id, sourceDirectories: [root] }), { name: 'UserError', message: /may not look like a catalog id/ });
     await t.rejects(catalogs.create({ name: ' 0E9B1C4A-1111-4222-8333-444455556666 ', sourceDirectories: [root] }), /may not look like a catalog id/, 'in any case, trimmed');
+    for (const form of ['{0e9b1c4a-1111-4222-8333-444455556666}', '0e9b1c4a111142228333444455556666', 'urn:uuid:0e9b1c4a-1111-4222-8333-444455556666']) {
+      await t.rejects(catalogs.create({ name: form, sourceDirectories: [root] }), /may not look like a catalog id/, `nor in PostgreSQL's other forms: ${form}`);
+    }
+    await t.rejects(catalogs.ensure('0e9b1c4a-1111-4222-8333-444455556666', [root]), { kind: 'not_found', message: /no catalog with id/ }, 'an ingest into an unknown id is told so');
     await t.rejects(catalogs.update('Alpha', { name: '0e9b1c4a-1111-4222-8333-444455556666' }), /may not look like a catalog id/, 'nor renamed to one');
     t.equal((await catalogs.get(a.id)).name, 'Alpha', 'by id');
     t.equal((await catalogs.get(a.id.toUpperCase())).id, a.id, 'an id in capitals is the same id');
@@ -112,6 +118,33 @@ t.test('services on PGlite', async (t) => {
 
     const active = await sql`select count(*)::int as n from public.jobs where catalog_id = ${c.id} and type = 'scan' and status in ('queued', 'running')`;
     t.equal(active[0]!.n, 1, 'never two active scans');
+  });
+
+  t.test('a killed owner its parent has not reaped (a zombie) is gone too', async (t) => {
+    // `sleep 0.2` runs under a shell that then becomes `sleep 30`, which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    t.teardown(() => parent.kill('SIGKILL'));
+    const pid = Number((await new Promise<Buffer>((r) => parent.stdout!.once('data', r))).toString().trim());
+    await waitFor('the zombie', async () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '), 5000, 20);
+    const c = await catalogs.create({ name: 'Zombie', sourceDirectories: [root] });
+    const first = await jobs.submitScan(c.id);
+    await setOwner(first.id, `${os.hostname()}/${pid}/zombie`, 60);
+    await jobs.submitScan(c.id);
+    t.equal((await row(first.id)).error_code, 'interrupted', 'its job is taken over at once');
+  });
+
+  t.test('files of catalogs that no longer exist are swept', async (t) => {
+    const kept = await catalogs.create({ name: 'Kept', sourceDirectories: [root] });
+    const ghost = '0e9b1c4a-1111-4222-8333-444455556666';
+    for (const id of [kept.id, ghost]) {
+      fs.mkdirSync(path.join(config.dataDir, 'thumbnails', id, 'ab'), { recursive: true });
+      fs.writeFileSync(path.join(config.dataDir, 'thumbnails', id, 'ab', 'x.webp'), 'x');
+    }
+    fs.mkdirSync(path.join(config.dataDir, 'embed-input', ghost), { recursive: true });
+    t.same(await catalogs.sweepOrphanedFiles(), [ghost]);
+    t.notOk(fs.existsSync(path.join(config.dataDir, 'thumbnails', ghost)), 'the deleted catalog’s thumbnails are gone');
+    t.notOk(fs.existsSync(path.join(config.dataDir, 'embed-input', ghost)), 'and its CNN inputs');
+    t.ok(fs.existsSync(path.join(config.dataDir, 'thumbnails', kept.id, 'ab', 'x.webp')), 'a live catalog’s are kept');
   });
 
   t.test('the database is this process’s alone (embedded): every other owner has exited', async (t) => {

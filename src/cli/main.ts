@@ -8,6 +8,7 @@ import { addConfigOptions } from './context.js';
 import { registerAssets } from './commands/assets.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerJobs } from './commands/jobs.js';
 import { registerDupes } from './commands/dupes.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
@@ -20,14 +21,15 @@ const program = new Command('lumina')
   .description('ingest, de-duplicate and organize very large photo and video archives')
   .version(pkg.version)
   .option('--json', 'print one JSON document on stdout (logs and progress go to stderr)')
-  .addHelpText('after', `\nEnvironment only:\n${environmentHelp()}`)
-  .showHelpAfterError()
+  .addHelpText('after', `\nRead from the environment only (no global flag):\n${environmentHelp()}`)
+  .showHelpAfterError('(lumina --help, or lumina COMMAND --help, lists the options)')
   .exitOverride();
 addConfigOptions(program);
 
 registerIngest(program);
 registerDupes(program);
 registerCatalog(program);
+registerJobs(program);
 registerAssets(program);
 registerMigrate(program);
 registerServe(program, pkg.version);
@@ -37,7 +39,8 @@ registerToken(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
+  // Help and version exit 0; every usage error is bad usage, exit 2 as for any refusal.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   if (err instanceof UserError) {
     process.stderr.write(`lumina: ${err.message}\n`);
     process.exit(err.exitCode);

@@ -13,6 +13,8 @@ export interface JobExecutor {
   submit(job: Job, catalog: Catalog): Promise<void>;
   /** Stops the job's pending and running work (its row is already marked cancelled). */
   cancel(jobId: string): Promise<void>;
+  /** Resolves once this process has no more work of the job running (in-process executors; bounded by `timeoutMs`). */
+  settle?(jobId: string, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 

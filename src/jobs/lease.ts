@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import type { Sql } from '../db/database.js';
 import { renewLeases } from '../db/jobs.js';
@@ -21,16 +22,26 @@ export function describeOwner(owner: string | null): string {
   return `pid ${pid} on ${host}`;
 }
 
-/** A process of this host that has exited: a fact, not a guess (`kill(pid, 0)` answers ESRCH). */
+/**
+ * A process of this host that has exited: a fact, not a guess. `kill(pid, 0)` answers ESRCH for
+ * a pid that is gone; a killed process its parent has not reaped yet (a zombie) still answers, so
+ * its state in /proc is read too.
+ */
 function deadHere(owner: string): boolean {
   const [host, pid] = owner.split('/');
   if (host !== os.hostname() || !pid || !/^\d+$/.test(pid)) return false;
   if (Number(pid) === process.pid) return false;
   try {
     process.kill(Number(pid), 0);
-    return false;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  try {
+    // /proc/PID/stat: "pid (comm) state …"; the name may hold spaces and parentheses.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }
 

@@ -19,6 +19,12 @@ export function isUuid(text: string): boolean {
   return UUID.test(text);
 }
 
+/** Any text PostgreSQL would read as a UUID (braces, no dashes, a urn:uuid: prefix): refused as a name too. */
+export function looksLikeUuid(text: string): boolean {
+  const bare = text.trim().toLowerCase().replace(/^urn:uuid:/, '').replace(/^\{(.*)\}$/, '$1').replace(/-/g, '');
+  return /^[0-9a-f]{32}$/.test(bare);
+}
+
 /**
  * Where ingest leaves each picture's CNN input (224×224 RGB, cut from the pixels it decoded
  * anyway) for the embed stage, which removes each once embedded.

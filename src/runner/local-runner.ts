@@ -45,11 +45,14 @@ export class LocalRunner implements JobExecutor {
   readonly #ledger = new MemoryLedger();
   readonly #publisher: ProgressPublisher;
   readonly #running = new Map<string, AbortController>();
+  /** Each job this runner holds, until its body has returned: what settle() waits for. */
+  readonly #bodies = new Map<string, Promise<unknown>>();
   readonly #meter = new RateMeter();
   readonly #startedAt = new Date();
   readonly #leases: LeaseKeeper;
   readonly #lost = new Map<string, string>();
   #chain: Promise<unknown> = Promise.resolve();
+  #closing = false;
   #work: ShardWork | null = null;
   readonly #dedupe: DedupeWork;
   readonly #indexes: SearchIndexCache;
@@ -82,7 +85,21 @@ export class LocalRunner implements JobExecutor {
   /** Runs one job to its end; null when it was cancelled. Throws (after recording it) when it fails. */
   run(job: Job, catalog: Catalog): Promise<ScanSummary | DuplicatesSummary | null> {
     this.#leases.hold(job.id);
-    return job.type === 'duplicates' ? this.#runDuplicates(job, catalog) : this.#runScan(job, catalog);
+    const body = job.type === 'duplicates' ? this.#runDuplicates(job, catalog) : this.#runScan(job, catalog);
+    this.#bodies.set(job.id, body);
+    const forget = () => {
+      if (this.#bodies.get(job.id) === body) this.#bodies.delete(job.id);
+    };
+    body.then(forget, forget);
+    return body;
+  }
+
+  async settle(jobId: string, timeoutMs: number): Promise<void> {
+    const body = this.#bodies.get(jobId);
+    if (!body) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([body.catch(() => {}), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   async cancel(jobId: string): Promise<void> {
@@ -105,6 +122,8 @@ export class LocalRunner implements JobExecutor {
     this.#running.set(job.id, abort);
     const stopped = () => abort.signal.reason as StopReason | undefined;
     try {
+      // Shutting down: jobs still waiting stay queued under their lease, for the next start to take over.
+      if (this.#closing) return null;
       // Ended (cancelled) or taken over while it waited: nothing to do, nothing to report.
       if (!(await markJobRunning(this.sql, job.id, this.owner)) || (await this.#ledger.isCancelled(job.id))) return null;
       const lostBefore = this.#lost.get(job.id);
@@ -231,6 +250,7 @@ export class LocalRunner implements JobExecutor {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     for (const c of this.#running.values()) c.abort({ code: 'cancelled' } satisfies StopReason);
     await this.#chain;
     this.#leases.close();

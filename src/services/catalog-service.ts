@@ -5,7 +5,7 @@ import { deleteCatalog, findCatalogById, findCatalogByName, insertCatalog, listC
 import type { Sql } from '../db/database.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { checkAbsolute } from '../jobs/paths.js';
-import { embedInputDir, isUuid, thumbnailDir, type Catalog } from '../model/catalog.js';
+import { embedInputDir, isUuid, looksLikeUuid, thumbnailDir, type Catalog } from '../model/catalog.js';
 import { UserError } from '../util/errors.js';
 
 export interface CatalogInput {
@@ -38,7 +38,7 @@ export class CatalogService {
     if (!trimmed) throw new UserError('a catalog name may not be empty');
     if (trimmed.length > 200) throw new UserError('a catalog name may be at most 200 characters');
     if (/[\u0000-\u001f]/.test(trimmed)) throw new UserError('a catalog name may not contain control characters');
-    if (isUuid(trimmed)) throw new UserError(`a catalog name may not look like a catalog id (a UUID), got "${trimmed}"`);
+    if (looksLikeUuid(trimmed)) throw new UserError(`a catalog name may not look like a catalog id (a UUID), got "${trimmed}"`);
     return trimmed;
   }
 
@@ -103,6 +103,8 @@ export class CatalogService {
    */
   async ensure(ref: string, roots: string[]): Promise<Catalog> {
     const existing = await this.find(ref);
+    // An id names an existing catalog; a new one needs a name.
+    if (!existing && isUuid(ref)) throw new UserError(`no catalog with id "${ref}" (see: lumina catalog list)`, 'not_found');
     if (!existing) return this.create({ name: ref, sourceDirectories: roots }, 'resolve');
     const merged = CatalogService.directories([...existing.source_directories, ...roots], 'resolve');
     if (merged.length === existing.source_directories.length) return existing;
@@ -119,9 +121,30 @@ export class CatalogService {
     const c = await this.get(ref);
     await this.cancelJobsOf(c.id);
     await deleteCatalog(this.sql, c);
-    await fs.rm(thumbnailDir(this.dataDir, c.id), { recursive: true, force: true });
-    await fs.rm(embedInputDir(this.dataDir, c.id), { recursive: true, force: true });
+    await this.#removeFiles(c.id);
     return c;
+  }
+
+  /**
+   * Thumbnails and CNN inputs of catalogs that no longer exist: a job running in another process
+   * when its catalog was deleted may have written a last few. Removed when a server starts.
+   */
+  async sweepOrphanedFiles(): Promise<string[]> {
+    const known = new Set((await this.list()).map((c) => c.id));
+    const swept = new Set<string>();
+    for (const dir of [thumbnailDir(this.dataDir, ''), embedInputDir(this.dataDir, '')]) {
+      const names = await fs.readdir(dir).catch(() => [] as string[]);
+      for (const name of names) if (isUuid(name) && !known.has(name)) swept.add(name);
+    }
+    for (const id of swept) await this.#removeFiles(id);
+    return [...swept];
+  }
+
+  async #removeFiles(catalogId: string): Promise<void> {
+    // A writer finishing its last file may add one as the folder goes: rm retries ENOTEMPTY.
+    const gone = { recursive: true, force: true, maxRetries: 5, retryDelay: 200 };
+    await fs.rm(thumbnailDir(this.dataDir, catalogId), gone);
+    await fs.rm(embedInputDir(this.dataDir, catalogId), gone);
   }
 }
 

@@ -10,7 +10,7 @@ import type { JobExecutor } from '../jobs/executor.js';
 import { describeOwner, ownerIsGone } from '../jobs/lease.js';
 import { resolveInsideRoots } from '../jobs/paths.js';
 import type { ScanParams, ScanSummary } from '../jobs/scan.js';
-import type { Catalog } from '../model/catalog.js';
+import { isUuid, looksLikeUuid, type Catalog } from '../model/catalog.js';
 import { isFinal, type Job, type JobProgress, type JobType } from '../model/job.js';
 import { UserError } from '../util/errors.js';
 import type { CatalogService } from './catalog-service.js';
@@ -63,7 +63,9 @@ export class JobService {
   async ingestHere(roots: string[], catalogName: string | undefined, onProgress?: (p: JobProgress) => void): Promise<ScanSummary> {
     const full = roots.map((r) => path.resolve(r));
     for (const root of full) if (!fs.existsSync(root)) throw new UserError(`no such directory: ${root}`);
-    const catalog = await this.o.catalogs.ensure(catalogName ?? (path.basename(full[0]!) || 'photos'), full);
+    const folder = path.basename(full[0]!) || 'photos';
+    if (catalogName === undefined && looksLikeUuid(folder)) throw new UserError(`the folder name "${folder}" looks like a catalog id: name the catalog with --catalog NAME`);
+    const catalog = await this.o.catalogs.ensure(catalogName ?? folder, full);
     return this.#runHere<ScanSummary>(catalog, 'scan', this.#scanParams(full), onProgress);
   }
 
@@ -79,8 +81,9 @@ export class JobService {
     return job;
   }
 
-  find(jobId: string): Promise<Job | null> {
-    return getJob(this.o.sql, jobId);
+  /** Job ids are UUIDs: any other text finds no job (and never reaches the database as one). */
+  async find(jobId: string): Promise<Job | null> {
+    return isUuid(jobId) ? getJob(this.o.sql, jobId.toLowerCase()) : null;
   }
 
   list(filter: JobFilter): Promise<Job[]> {
@@ -92,6 +95,7 @@ export class JobService {
   }
 
   async cancel(jobId: string): Promise<Job> {
+    if (!isUuid(jobId)) throw new UserError(`no job with id "${jobId}"`, 'not_found');
     const cancelled = await finishJob(this.o.sql, jobId, 'cancelled', { error: 'cancelled by request', errorCode: 'cancelled' });
     if (!cancelled) {
       const job = await this.get(jobId);
@@ -103,13 +107,17 @@ export class JobService {
     return cancelled;
   }
 
-  /** Every queued or running job of the catalog, cancelled (before the catalog is deleted). */
+  /**
+   * Every queued or running job of the catalog, cancelled, and (where this process runs it) its
+   * work stopped: what a catalog's deletion waits for, so no file is written after it.
+   */
   async cancelAllOf(catalogId: string): Promise<void> {
     for (const status of ['queued', 'running'] as const) {
       for (const j of await this.list({ catalogId, status, limit: 500 })) {
         await this.cancel(j.id).catch((err) => {
           if (!(err instanceof UserError && err.kind === 'conflict')) throw err;
         });
+        await this.o.executor.settle?.(j.id, 60_000);
       }
     }
   }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import type { ReviewStatus } from '../../services/duplicate-service.js';
 import { UserError } from '../../util/errors.js';
@@ -71,7 +72,9 @@ export function registerDupes(program: Command): void {
       await withApp(cmd, async ({ services }) => {
         const catalog = await services.catalogs.get(opts.catalog);
         const status = opts.dismiss ? 'dismissed' : opts.reopen ? 'open' : 'resolved';
-        const after = await services.duplicates.resolve(catalog, groupId, { status, keep: opts.keep, actor: 'cli' });
+        // Paths are the catalog's absolute ones; a relative one is meant from here. Digits are asset ids.
+        const keep = opts.keep?.map((k) => (/^\d+$/.test(k) ? k : path.resolve(k)));
+        const after = await services.duplicates.resolve(catalog, groupId, { status, keep, actor: 'cli' });
         if (wantsJson(cmd)) printJson(groupView(after));
         else process.stderr.write(`group ${groupId}: ${status}\n`);
       });
