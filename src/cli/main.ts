@@ -39,8 +39,7 @@ registerToken(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  // Help and version exit 0; every usage error is bad usage, exit 2 as for any refusal.
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  if (err instanceof CommanderError) process.exit(err.exitCode);
   if (err instanceof UserError) {
     process.stderr.write(`lumina: ${err.message}\n`);
     process.exit(err.exitCode);
