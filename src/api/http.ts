@@ -67,7 +67,8 @@ export function errorReply(err: HttpError): Reply {
 }
 
 /** Writes a whole response in one corked batch (one syscall). */
-export function send(res: HttpResponse, reply: Reply, extraHeaders: [string, string][]): void {
+/** Sends a reply; for HEAD, the same status and headers (and length) without the body. */
+export function send(res: HttpResponse, reply: Reply, extraHeaders: [string, string][], head = false): void {
   const status = reply.status ?? 200;
   const payload = reply.raw ?? (reply.body === undefined ? '' : JSON.stringify(reply.body));
   res.cork(() => {
@@ -76,8 +77,24 @@ export function send(res: HttpResponse, reply: Reply, extraHeaders: [string, str
     else if (reply.contentType) res.writeHeader('content-type', reply.contentType);
     for (const [k, v] of extraHeaders) res.writeHeader(k, v);
     if (reply.headers) for (const k in reply.headers) res.writeHeader(k, reply.headers[k]!);
-    res.end(payload);
+    if (head) res.endWithoutBody(typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength);
+    else res.end(payload);
   });
+}
+
+/** How deep a request body may nest: far beyond any real settings, far below a stack overflow. */
+export const MAX_BODY_DEPTH = 64;
+
+/** The top-level field of a JSON value that nests deeper than `max`, or null; iterative, so any depth is safe to check. */
+export function tooDeep(value: unknown, max = MAX_BODY_DEPTH): string | null {
+  const stack: [unknown, number, string][] = [[value, 0, '']];
+  while (stack.length) {
+    const [v, depth, field] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return field || '(the body)';
+    for (const [k, child] of Object.entries(v)) stack.push([child, depth + 1, field || k]);
+  }
+  return null;
 }
 
 /** Reads a request body up to `limit` bytes; larger bodies are refused before they are buffered. */

@@ -4,7 +4,7 @@ import { messageOf } from '../util/errors.js';
 import type { Authenticator, Principal } from './auth.js';
 import { tokenOf } from './auth.js';
 import type { ApiDeps } from './deps.js';
-import { errorReply, HttpError, readBody, send, toHttpError, type Reply } from './http.js';
+import { errorReply, HttpError, MAX_BODY_DEPTH, readBody, send, tooDeep, toHttpError, type Reply } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { assetRoutes } from './routes/assets.js';
 import { catalogRoutes } from './routes/catalogs.js';
@@ -146,10 +146,12 @@ export class ApiServer {
       return send(res, reply, cors);
     }
 
+    // HEAD is GET without the body.
+    const head = method === 'HEAD';
     let aborted = false;
     const finish = (reply: Reply) => {
       this.#count(reply.status ?? 200);
-      if (!aborted) send(res, reply, cors);
+      if (!aborted) send(res, reply, cors, head);
     };
     const fail = (err: unknown) => {
       const e = toHttpError(err);
@@ -159,7 +161,7 @@ export class ApiServer {
     };
 
     try {
-      const { route, params } = this.router.match(method, url);
+      const { route, params } = this.router.match(head ? 'GET' : method, url);
       const query = new URLSearchParams(rawQuery);
       const principal = this.auth.authorize(tokenOf(authorization, query), route.access);
       const needsBody = !!route.body;
@@ -184,15 +186,21 @@ export class ApiServer {
     const declared = contentLength ? Number(contentLength) : null;
     const raw = await readBody(res, this.opts.bodyLimit, declared !== null && Number.isFinite(declared) ? declared : null);
     if (!/^application\/json\b/i.test(contentType)) throw new HttpError(415, 'unsupported_media_type', 'send the body as JSON (Content-Type: application/json)');
+    let body: unknown;
     try {
-      return JSON.parse(raw.toString('utf8'));
+      body = JSON.parse(raw.toString('utf8'));
     } catch (err) {
       throw new HttpError(400, 'invalid_json', `the body is not valid JSON: ${messageOf(err)}`);
     }
+    const deep = tooDeep(body);
+    if (deep) throw new HttpError(400, 'validation_failed', `body.${deep}: nested deeper than ${MAX_BODY_DEPTH} levels`);
+    return body;
   }
 
   #run(route: Route, rawParams: Record<string, string>, query: URLSearchParams, rawBody: unknown): Reply | Promise<Reply> {
     query.delete('token');
+    // PostgreSQL text cannot hold NUL: refused here, named, rather than failing in a query.
+    for (const [k, v] of query) if (v.includes('\0')) throw new HttpError(400, 'validation_failed', `query.${k}: may not contain NUL characters`);
     const params = validate(route.check.params, rawParams, 'params', false);
     const q = route.query ? validate(route.check.query, Object.fromEntries(query), 'query', true) : undefined;
     if (!route.query && query.size) throw new HttpError(400, 'validation_failed', `query: ${route.path} takes no query parameters (got "${[...query.keys()][0]}")`);

@@ -11,6 +11,8 @@ function dateParam(value: string | undefined, name: string, endOfDay: boolean): 
   const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
   const d = new Date(dateOnly ? `${value}T${endOfDay ? '23:59:59.999' : '00:00:00'}Z` : value);
   if (Number.isNaN(d.getTime())) throw new HttpError(400, 'validation_failed', `query.${name}: not an ISO 8601 date or time: "${value}"`);
+  // Capture dates are years 1 to 9999; beyond them PostgreSQL's range ends too.
+  if (d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) throw new HttpError(400, 'validation_failed', `query.${name}: the year must be from 1 to 9999, got "${value}"`);
   return d;
 }
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { UserError } from '../../util/errors.js';
 import { printJson, wantsJson, withApp } from '../context.js';
 
-const count = (v: string) => {
-  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a whole number');
+const count = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UserError(`${name} must be a whole number up to ${Number.MAX_SAFE_INTEGER}, got "${v}"`);
   return Number(v);
 };
 
@@ -12,8 +12,8 @@ export function registerAssets(program: Command): void {
   assets
     .command('list')
     .requiredOption('--catalog <name>', 'catalog name or id')
-    .option('--limit <n>', 'at most this many', count, 100)
-    .option('--offset <n>', 'skip this many', count, 0)
+    .option('--limit <n>', 'at most this many', count('--limit'), 100)
+    .option('--offset <n>', 'skip this many', count('--offset'), 0)
     .action(async (opts: { catalog: string; limit: number; offset: number }, cmd: Command) => {
       await withApp(cmd, async ({ services }) => {
         const c = await services.catalogs.get(opts.catalog);
