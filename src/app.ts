@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { LuminaConfig } from './config/config.js';
 import { openDatabase, ping, type Database } from './db/database.js';
@@ -57,6 +58,7 @@ export interface AppOptions {
 }
 
 export async function openApp(config: LuminaConfig, options: AppOptions): Promise<App> {
+  makePrivate(config.dataDir);
   const db = await openDatabase(config);
   const closers: (() => Promise<unknown>)[] = [() => db.close()];
   try {
@@ -144,6 +146,18 @@ async function keepTakingOverOrphans(jobs: JobService, leaseMs: number, closers:
   });
 }
 
+/**
+ * The data directory holds the embedded database, thumbnails and CNN inputs: no other local user
+ * may read it. It is made 0700, and this process creates every file 0600 and folder 0700 whatever
+ * the umask it was started with (a process writing user-facing files elsewhere sets their modes).
+ */
+function makePrivate(dataDir: string): void {
+  process.umask(0o077);
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // A data directory made by an older version, or by hand, is closed too.
+  if (fs.statSync(dataDir).mode & 0o077) fs.chmodSync(dataDir, 0o700);
+}
+
 async function closeAll(closers: (() => Promise<unknown>)[]): Promise<void> {
   for (const close of closers.splice(0)) await close().catch(() => {});
 }
@@ -156,6 +170,7 @@ export async function openWorker(config: LuminaConfig & { redisUrl: string }, op
   } finally {
     probe.disconnect();
   }
+  makePrivate(config.dataDir);
   const db = await openDatabase(config);
   const worker = new LuminaWorker(db.sql, config, options);
   return {
@@ -169,6 +184,7 @@ export async function openWorker(config: LuminaConfig & { redisUrl: string }, op
 
 /** `lumina migrate`: the versions applied now (empty when the database was up to date). */
 export async function migrateDatabase(config: LuminaConfig): Promise<string[]> {
+  makePrivate(config.dataDir);
   const db = await openDatabase(config, { migrate: false });
   try {
     return (await migrate(db.sql)).applied;

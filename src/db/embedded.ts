@@ -30,6 +30,24 @@ function initializeInChild(pgdata: string): void {
   if (r.status !== 0) throw new UserError(`could not initialize the embedded database in ${pgdata}: ${r.stderr?.toString().trim().split('\n').at(-1) ?? r.error?.message}`);
 }
 
+/**
+ * PGlite's file system layer writes its files 0666, whatever the umask: they are made the
+ * owner's alone (0600, folders 0700) when the database opens and closes. In between, the data
+ * directory's own 0700 keeps other users out of what it adds.
+ */
+function closeUp(pgdata: string): void {
+  for (const entry of fs.readdirSync(pgdata, { recursive: true, withFileTypes: true })) {
+    const full = path.join(entry.parentPath, entry.name);
+    const want = entry.isDirectory() ? 0o700 : 0o600;
+    try {
+      if ((fs.lstatSync(full).mode & 0o777) !== want && !entry.isSymbolicLink()) fs.chmodSync(full, want);
+    } catch {
+      /* a file PGlite removed meanwhile */
+    }
+  }
+  fs.chmodSync(pgdata, 0o700);
+}
+
 export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
   fs.mkdirSync(dataDir, { recursive: true });
   const releaseLock = takeLock(path.join(dataDir, 'pglite.lock'));
@@ -37,6 +55,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
     const pgdata = path.join(dataDir, 'pgdata');
     if (!fs.existsSync(path.join(pgdata, 'PG_VERSION'))) initializeInChild(pgdata);
     const db = await PGlite.create(pgdata, { postgresqlconf: POSTGRESQL_CONF });
+    closeUp(pgdata);
     const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 8 });
     await server.start();
     const [host, port] = server.getServerConn().split(':');
@@ -46,6 +65,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
       async stop() {
         await server.stop();
         await db.close();
+        closeUp(pgdata);
         releaseLock();
       },
     };

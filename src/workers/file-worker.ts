@@ -73,12 +73,13 @@ async function writeKeyed(dir: string, shaHex: string, ext: string, bytes: Buffe
   } catch {
     /* not there yet */
   }
-  await fs.mkdir(path.dirname(target), { recursive: true });
+  await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
   // Half-written files land in one folder that each run clears, never beside finished ones.
   const partial = path.join(dir, PARTIAL_DIR);
-  await fs.mkdir(partial, { recursive: true });
+  await fs.mkdir(partial, { recursive: true, mode: 0o700 });
   const tmp = path.join(partial, `${shaHex}.${process.pid}.${Math.random().toString(36).slice(2)}`);
-  await fs.writeFile(tmp, bytes);
+  // Private to the data directory's owner, as everything in it.
+  await fs.writeFile(tmp, bytes, { mode: 0o600 });
   await fs.rename(tmp, target);
   return key;
 }
