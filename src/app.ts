@@ -154,8 +154,10 @@ async function keepTakingOverOrphans(jobs: JobService, leaseMs: number, closers:
 function makePrivate(dataDir: string): void {
   process.umask(0o077);
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  // A data directory made by an older version, or by hand, is closed too.
-  if (fs.statSync(dataDir).mode & 0o077) fs.chmodSync(dataDir, 0o700);
+  // A data directory made by an older version, or by hand, is closed too, when it is ours to
+  // close (a shared folder another user owns keeps its mode; what we write in it is private).
+  const st = fs.statSync(dataDir);
+  if (st.mode & 0o077 && st.uid === process.getuid?.()) fs.chmodSync(dataDir, 0o700);
 }
 
 async function closeAll(closers: (() => Promise<unknown>)[]): Promise<void> {

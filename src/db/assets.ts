@@ -131,15 +131,19 @@ export async function writeShard(sql: Sql, schema: string, jobId: string, writte
 }
 
 /** After a complete scan: files under the scanned roots that the scan did not see are missing. */
-export async function markMissing(sql: Sql, schema: string, jobId: string, roots: string[]): Promise<number> {
+export async function markMissing(sql: Sql, schema: string, jobId: string, roots: string[], unread: string[] = []): Promise<number> {
   const s = catalogSchema(sql, schema);
   let missing = 0;
+  // Paths under a folder (or at a file) that could not be read keep their state.
+  const kept = unread.map((u) => u.replace(/\/+$/, ''));
   for (const root of roots) {
     const prefix = root.endsWith('/') ? root : root + '/';
     const rows = await sql`
       update ${s}.assets set status = 'missing', updated_at = now()
       where (seen_job is distinct from ${jobId}) and status <> 'missing'
-        and (path = ${root} or left(path, length(${prefix})) = ${prefix}) returning id`;
+        and (path = ${root} or left(path, length(${prefix})) = ${prefix})
+        ${kept.length ? sql`and not exists (select 1 from unnest(${kept}::text[]) as k(p) where path = k.p or left(path, length(k.p) + 1) = k.p || '/')` : sql``}
+      returning id`;
     missing += rows.length;
   }
   return missing;

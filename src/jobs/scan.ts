@@ -27,6 +27,8 @@ export interface ScanPlan {
   problems: DiscoveryProblem[];
   /** Roots that were actually walked: only these can vouch that a file has gone. */
   walked: string[];
+  /** Folders and files under them that could not be read: their files keep their state. */
+  unread: string[];
   files: number;
 }
 
@@ -39,6 +41,7 @@ export async function planScan(roots: string[], shardSize: number, onFound?: (n:
     shards,
     problems: found.problems,
     walked: roots.filter((r) => !found.problems.some((p) => p.path === r)),
+    unread: found.unread,
     files: found.files.length,
   };
 }
@@ -143,7 +146,7 @@ export async function finalizeScan(sql: Sql, input: FinalizeInput): Promise<{ su
   const progress: JobProgress = { done, total: plan.files, failed: totals.errors, rate: summary.files_per_s, eta_s: 0, stage: 'done' };
   // One transaction, so after a lost connection it is sent again whole.
   const finished = await withReconnect(() => whileRunning(sql, job.id, job.owner, async (tx) => {
-    summary.assets_missing = failedShards.length ? 0 : await markMissing(tx, catalog.schema_name, job.id, plan.walked);
+    summary.assets_missing = failedShards.length ? 0 : await markMissing(tx, catalog.schema_name, job.id, plan.walked, plan.unread);
     const { problems, ...rest } = summary;
     const result = { ...rest, problems: problems.slice(0, 1000), failed_shards: failedShards.length };
     return failedShards.length

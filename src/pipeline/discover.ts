@@ -22,7 +22,15 @@ export interface Discovery {
   problems: DiscoveryProblem[];
   /** Directories skipped on purpose (hidden, NAS metadata, a symlink back into the walk). */
   skipped: number;
+  /**
+   * Folders and files that are there but could not be read (permissions, I/O errors): what was
+   * cataloged under them keeps its state, since the walk cannot vouch that it has gone.
+   */
+  unread: string[];
 }
+
+/** Whether an error says the entry is gone (it is then missing), rather than unreadable. */
+const isGone = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR';
 
 // Folders that NAS systems and operating systems fill with their own thumbnails and trash.
 const SKIPPED_FOLDERS = new Set(['@eadir', '.@__thumb', '#recycle', '#snapshot', '$recycle.bin', 'system volume information', 'lost+found']);
@@ -37,7 +45,7 @@ export function isSkippedName(name: string): boolean {
  * Nothing here throws for one bad entry: it becomes a problem and the walk goes on.
  */
 export async function discover(roots: string[], onProgress?: (found: number) => void): Promise<Discovery> {
-  const result: Discovery = { files: [], problems: [], skipped: 0 };
+  const result: Discovery = { files: [], problems: [], skipped: 0, unread: [] };
   const visited = new Set<string>();
   const stack: string[] = [];
 
@@ -60,6 +68,7 @@ export async function discover(roots: string[], onProgress?: (found: number) => 
       dirStat = await fs.stat(dir);
     } catch (err) {
       result.problems.push({ path: dir, message: describeFsError(err) });
+      if (!isGone(err)) result.unread.push(dir);
       continue;
     }
     const key = `${dirStat.dev}:${dirStat.ino}`;
@@ -74,6 +83,7 @@ export async function discover(roots: string[], onProgress?: (found: number) => 
       entries = await fs.readdir(dir, { withFileTypes: true });
     } catch (err) {
       result.problems.push({ path: dir, message: `cannot read folder: ${describeFsError(err)}` });
+      result.unread.push(dir);
       continue;
     }
     const subdirs: string[] = [];
@@ -91,6 +101,7 @@ export async function discover(roots: string[], onProgress?: (found: number) => 
           addFile(result, full, await fs.stat(full));
         } catch (err) {
           result.problems.push({ path: full, message: describeFsError(err) });
+          if (!isGone(err)) result.unread.push(full);
         }
       } else if (entry.isSymbolicLink()) {
         try {

@@ -24,6 +24,8 @@ export interface FinalizePayload {
   job_id: string;
   catalog_id: string;
   walked: string[];
+  /** Folders and files that could not be read; absent in payloads of older versions. */
+  unread?: string[];
   problems: DiscoveryProblem[];
   files: number;
 }

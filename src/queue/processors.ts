@@ -43,7 +43,7 @@ export function createProcessors(deps: ProcessorDeps) {
     await ledger.begin(job.id, plan.files);
     await publisher.publish(job, { done: 0, total: plan.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' });
 
-    const finalize: FinalizePayload = { job_id: job.id, catalog_id: catalog.id, walked: plan.walked, problems: plan.problems.slice(0, 1000), files: plan.files };
+    const finalize: FinalizePayload = { job_id: job.id, catalog_id: catalog.id, walked: plan.walked, unread: plan.unread, problems: plan.problems.slice(0, 1000), files: plan.files };
     // The flow makes finalize wait for every shard: the job ends exactly when its last shard does.
     // A shard that fails for good is ignored by the dependency, and finalize reports it.
     await queues.flows.add({
@@ -112,7 +112,7 @@ export function createProcessors(deps: ProcessorDeps) {
     const { summary: _s, job: finished } = await finalizeScan(sql, {
       catalog,
       job,
-      plan: { problems: data.problems, walked: data.walked, files: data.files },
+      plan: { problems: data.problems, walked: data.walked, unread: data.unread ?? [], files: data.files },
       totals,
       failedShards: Object.values(failures),
     });
