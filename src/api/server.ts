@@ -6,6 +6,7 @@ import { tokenOf } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { errorReply, HttpError, MAX_BODY_DEPTH, readBody, send, tooDeep, toHttpError, type Reply } from './http.js';
 import { openApiDocument } from './openapi.js';
+import { RequestGuard } from './request-guard.js';
 import { assetRoutes } from './routes/assets.js';
 import { catalogRoutes } from './routes/catalogs.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -21,6 +22,8 @@ export interface ServerOptions {
   bodyLimit: number;
   /** Origins allowed by CORS ('*' for any); empty: no CORS headers. */
   corsOrigins: string[];
+  /** Host names the server answers to beyond its bound address's own. */
+  allowedHosts: string[];
   version: string;
 }
 
@@ -34,6 +37,7 @@ export class ApiServer {
   readonly router = new Router();
   readonly #app = uWS.App();
   readonly #fanout: EventFanout;
+  readonly #guard: RequestGuard;
   readonly #sockets = new Set<WebSocket<SocketData>>();
   readonly #stats: ServerStats = { requests: {}, wsConnections: 0, wsPublished: 0, wsDelivered: 0 };
   #listen: us_listen_socket | null = null;
@@ -57,6 +61,7 @@ export class ApiServer {
       this.router.add(r);
     }
     this.#openapi = JSON.stringify(openApiDocument(this.router.routes, opts.version, auth.required));
+    this.#guard = new RequestGuard({ bindHost: opts.host, allowedHosts: opts.allowedHosts, corsOrigins: opts.corsOrigins, checkHost: !auth.required });
     this.#fanout = new EventFanout(this.#app);
     this.#app.any('/*', (res, req) => this.#http(res, req));
     this.#app.ws<SocketData>('/ws', {
@@ -133,7 +138,9 @@ export class ApiServer {
     const authorization = req.getHeader('authorization');
     const contentType = req.getHeader('content-type');
     const contentLength = req.getHeader('content-length');
-    const cors = this.#cors(req.getHeader('origin'));
+    const host = req.getHeader('host');
+    const origin = req.getHeader('origin');
+    const cors = this.#cors(origin);
 
     if (method === 'OPTIONS') {
       const reply: Reply = {
@@ -161,7 +168,16 @@ export class ApiServer {
     };
 
     try {
+      this.#guard.checkHost(host);
       const { route, params } = this.router.match(head ? 'GET' : method, url);
+      if (route.access === 'write') {
+        this.#guard.checkOrigin(origin, host);
+        // A form or a plain fetch() from any page can send a bodiless POST without a preflight;
+        // a JSON content type or a token cannot be sent that way.
+        if (!route.body && !authorization && !/^application\/json\b/i.test(contentType)) {
+          throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json (or a bearer token) with every change');
+        }
+      }
       const query = new URLSearchParams(rawQuery);
       const principal = this.auth.authorize(tokenOf(authorization, query), route.access);
       const needsBody = !!route.body;
@@ -226,6 +242,8 @@ export class ApiServer {
       res.cork(() => res.upgrade<SocketData>({ principal: p.name, topics: new Set(), closed: false, chain: Promise.resolve() }, key, protocol, extensions, context));
     };
     try {
+      this.#guard.checkHost(req.getHeader('host'));
+      this.#guard.checkOrigin(req.getHeader('origin'), req.getHeader('host'));
       const principal = this.auth.authorize(tokenOf(authorization, query), 'read');
       if (isPromise(principal)) principal.then(accept, refuse);
       else accept(principal);

@@ -121,6 +121,12 @@ export const OPTIONS = {
     defaultText: 'none',
     parse: (v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   }),
+  allowedHosts: spec({
+    env: 'LUMINA_ALLOWED_HOSTS',
+    help: 'comma-separated host names the API answers to beyond its address (serve --allowed-host)',
+    defaultText: 'none',
+    parse: (v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+  }),
   debug: spec({
     env: 'LUMINA_DEBUG',
     help: 'print stack traces of unexpected errors',

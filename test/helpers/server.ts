@@ -104,6 +104,9 @@ export async function api(
     body = JSON.stringify(o.body);
     headers['content-type'] ??= 'application/json';
   }
+  // The server refuses a change that carries neither a JSON content type nor a token (a page on
+  // another site could send it); an API client says it speaks JSON.
+  if (!['GET', 'HEAD', 'OPTIONS'].includes(method) && o.raw === undefined) headers['content-type'] ??= 'application/json';
   const res = await fetch(base + path, { method, headers, body });
   const buf = Buffer.from(await res.arrayBuffer());
   const text = buf.toString('utf8');

@@ -18,10 +18,13 @@ const bytes = (v: string) => {
   return Number(v);
 };
 
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
 interface ServeOptions {
   host: string;
   port: number;
   corsOrigin?: string;
+  allowedHost?: string;
   bodyLimit: number;
   requireAuth?: boolean;
 }
@@ -33,6 +36,7 @@ export function registerServe(program: Command, version: string): void {
     .option('--host <address>', 'address to bind; anything but loopback requires API tokens', '127.0.0.1')
     .option('--port <n>', 'port to listen on', port, 8765)
     .option('--cors-origin <origins>', 'comma-separated origins allowed by CORS, or * (LUMINA_CORS_ORIGINS)')
+    .option('--allowed-host <names>', 'comma-separated host names (as in the Host header) to answer to beyond the bound address, e.g. behind a proxy (LUMINA_ALLOWED_HOSTS)')
     .option('--body-limit <bytes>', 'largest request body accepted', bytes, 1024 * 1024)
     .option('--require-auth', 'require a token even on a loopback address')
     .action(async (opts: ServeOptions, cmd: Command) => {
@@ -68,7 +72,8 @@ export function registerServe(program: Command, version: string): void {
             host: opts.host,
             port: opts.port,
             bodyLimit: opts.bodyLimit,
-            corsOrigins: opts.corsOrigin ? opts.corsOrigin.split(',').map((s) => s.trim()).filter(Boolean) : config.corsOrigins,
+            corsOrigins: opts.corsOrigin ? list(opts.corsOrigin) : config.corsOrigins,
+            allowedHosts: opts.allowedHost ? list(opts.allowedHost) : config.allowedHosts,
             version,
           },
         );
