@@ -31,7 +31,7 @@ export async function openDatabase(config: Pick<LuminaConfig, 'database' | 'data
     const embedded = await startEmbeddedPostgres(config.dataDir);
     // One session: PGlite runs one statement at a time anyway, and one connection keeps
     // transactions from interleaving inside the socket server's queue.
-    const sql = postgres({ ...clientOptions, host: embedded.host, port: embedded.port, user: 'postgres', database: 'postgres', max: 1 }) as unknown as Sql;
+    const sql = postgres({ ...clientOptions, path: embedded.socketPath, user: 'postgres', database: 'postgres', max: 1 }) as unknown as Sql;
     db = {
       sql,
       kind: 'embedded',

@@ -1,18 +1,40 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { UserError } from '../util/errors.js';
 
 /**
- * The embedded default: PGlite on disk under the data directory, served in-process over a
- * loopback socket so that the same postgres.js client and the same SQL work in both modes.
+ * The embedded default: PGlite on disk under the data directory, served in-process over a Unix
+ * socket so that the same postgres.js client and the same SQL work in both modes. The socket
+ * lives in the data directory (0700), so no other local user can connect: PGlite has no
+ * passwords, and a TCP port on 127.0.0.1 would be open to every user of the machine.
  */
 export interface EmbeddedPostgres {
-  host: string;
-  port: number;
+  /** The Unix socket to connect to. */
+  socketPath: string;
   stop(): Promise<void>;
+}
+
+/** Longest path a Unix socket may have on Linux (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * Where the socket goes: in the data directory, or, when that path is too long for a socket, in a
+ * private folder of its own (0700) under the system's temporary directory.
+ */
+function socketPlace(dataDir: string): { socketPath: string; cleanup(): void } {
+  const inData = path.join(dataDir, '.s.PGSQL.5432');
+  if (Buffer.byteLength(inData) <= MAX_SOCKET_PATH) {
+    // The data directory's lock is held: a socket file left here is a killed process's.
+    fs.rmSync(inData, { force: true });
+    return { socketPath: inData, cleanup: () => fs.rmSync(inData, { force: true }) };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumina-db-'));
+  fs.chmodSync(dir, 0o700);
+  return { socketPath: path.join(dir, '.s.PGSQL.5432'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
 // A laptop-sized server: PGlite's default of 128 MB of shared buffers costs its resident memory
@@ -56,15 +78,17 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
     if (!fs.existsSync(path.join(pgdata, 'PG_VERSION'))) initializeInChild(pgdata);
     const db = await PGlite.create(pgdata, { postgresqlconf: POSTGRESQL_CONF });
     closeUp(pgdata);
-    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 8 });
+    const place = socketPlace(dataDir);
+    const server = new PGLiteSocketServer({ db, path: place.socketPath, maxConnections: 8 });
     await server.start();
-    const [host, port] = server.getServerConn().split(':');
+    // Owner only, whatever the umask; the folder around it is private too.
+    fs.chmodSync(place.socketPath, 0o600);
     return {
-      host: host!,
-      port: Number(port),
+      socketPath: place.socketPath,
       async stop() {
         await server.stop();
         await db.close();
+        place.cleanup();
         closeUp(pgdata);
         releaseLock();
       },
