@@ -1,30 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
+import { isInsideAny, realLocation } from '../pipeline/real-paths.js';
 import { UserError } from '../util/errors.js';
-
-/**
- * Where a path really leads: symlinks resolved as far as the path exists, the rest appended.
- * A source directory may be offline (an unmounted share), so a missing tail is allowed.
- */
-function realLocation(p: string): string {
-  let head = p;
-  const tail: string[] = [];
-  for (;;) {
-    try {
-      return path.join(fs.realpathSync.native(head), ...tail.reverse());
-    } catch {
-      const parent = path.dirname(head);
-      if (parent === head) return p;
-      tail.push(path.basename(head));
-      head = parent;
-    }
-  }
-}
-
-function isInside(dir: string, root: string): boolean {
-  const rel = path.relative(root, dir);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
 
 /** An absolute, normalized path with no `..` segment, or a clear refusal. */
 export function checkAbsolute(p: string, what: string): string {
@@ -44,7 +20,7 @@ export function resolveInsideRoots(roots: string[], dirs: string[]): string[] {
   return dirs.map((d) => {
     const dir = checkAbsolute(d, 'a directory');
     const real = realLocation(dir);
-    if (!realRoots.some((r) => isInside(real, r))) {
+    if (!isInsideAny(real, realRoots)) {
       throw new UserError(`"${d}" is not inside the catalog's source directories (${roots.join(', ')})`, 'forbidden');
     }
     return dir;

@@ -5,6 +5,7 @@ import { withReconnect } from '../db/retry.js';
 import type { Catalog, OutputDirs } from '../model/catalog.js';
 import { secondsSinceStart, type Job, type JobProgress, type JobRunner } from '../model/job.js';
 import { discover, type DiscoveredFile, type DiscoveryProblem } from '../pipeline/discover.js';
+import { isInsideAny, realLocation } from '../pipeline/real-paths.js';
 import { emptyTimings, ingestShard, STAGES, type ShardContext, type ShardOutcome, type StageTimings } from '../pipeline/ingest-shard.js';
 import type { ProgressPublisher } from './progress-publisher.js';
 
@@ -32,9 +33,18 @@ export interface ScanPlan {
   files: number;
 }
 
-/** Step 1: walk the roots and cut the file list into shards. */
-export async function planScan(roots: string[], shardSize: number, onFound?: (n: number) => void): Promise<ScanPlan> {
-  const found = await discover(roots, onFound);
+/**
+ * Step 1: walk the directories and cut the file list into shards. Each directory is checked
+ * again against the catalog's roots where it really leads now (it may have been swapped for a
+ * link since the job was accepted), and links out of the roots are not followed unless the
+ * catalog's settings allow it.
+ */
+export async function planScan(catalog: Catalog, directories: string[], shardSize: number, onFound?: (n: number) => void): Promise<ScanPlan> {
+  const realRoots = catalog.source_directories.map(realLocation);
+  const escaped = directories.filter((d) => !isInsideAny(realLocation(d), realRoots));
+  const roots = directories.filter((d) => !escaped.includes(d));
+  const found = await discover(roots, onFound, { within: catalog.source_directories, followExternal: catalog.settings.follow_external_links === true });
+  for (const d of escaped) found.problems.unshift({ path: d, message: `not scanned: it now leads outside the catalog's source directories (to ${realLocation(d)})`, skipped: true });
   const shards: DiscoveredFile[][] = [];
   for (let i = 0; i < found.files.length; i += shardSize) shards.push(found.files.slice(i, i + shardSize));
   return {
@@ -136,7 +146,7 @@ export async function finalizeScan(sql: Sql, input: FinalizeInput): Promise<{ su
     assets_updated: totals.updated,
     assets_unchanged: totals.unchanged,
     assets_missing: 0,
-    errors: totals.errors + plan.problems.length,
+    errors: totals.errors + plan.problems.filter((p) => !p.skipped).length,
     duration_s: Math.round(duration * 1000) / 1000,
     files_per_s: Math.round((plan.files / duration) * 10) / 10,
     problems: plan.problems,

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { messageOf } from '../util/errors.js';
 import { extensionOf, fileTypeOf, type FileType } from './file-types.js';
+import { isInsideAny, realLocation } from './real-paths.js';
 
 export interface DiscoveredFile {
   path: string;
@@ -15,6 +16,18 @@ export interface DiscoveredFile {
 export interface DiscoveryProblem {
   path: string;
   message: string;
+  /** Left out on purpose (a link leading outside the catalog's roots), not an error. */
+  skipped?: true;
+}
+
+export interface DiscoverOptions {
+  /**
+   * The catalog's source directories: a symbolic link whose target lies outside all of them is
+   * not followed (a skipped problem), so a scan never reaches what the catalog does not cover.
+   */
+  within?: string[];
+  /** Follow such links all the same (the catalog's `follow_external_links` setting). */
+  followExternal?: boolean;
 }
 
 export interface Discovery {
@@ -44,8 +57,18 @@ export function isSkippedName(name: string): boolean {
  * followed, but a directory is entered once only (by device and inode), so link loops end.
  * Nothing here throws for one bad entry: it becomes a problem and the walk goes on.
  */
-export async function discover(roots: string[], onProgress?: (found: number) => void): Promise<Discovery> {
+export async function discover(roots: string[], onProgress?: (found: number) => void, options: DiscoverOptions = {}): Promise<Discovery> {
   const result: Discovery = { files: [], problems: [], skipped: 0, unread: [] };
+  const realRoots = options.within && !options.followExternal ? options.within.map(realLocation) : null;
+  /** A link's target outside the roots: reported and not followed. */
+  const leadsOutside = async (link: string): Promise<boolean> => {
+    if (!realRoots) return false;
+    const target = await fs.realpath(link).catch(() => null);
+    if (target === null || isInsideAny(target, realRoots)) return false;
+    result.problems.push({ path: link, message: `not followed: the link leads outside the catalog's source directories (to ${target})`, skipped: true });
+    result.skipped++;
+    return true;
+  };
   const visited = new Set<string>();
   const stack: string[] = [];
 
@@ -106,6 +129,7 @@ export async function discover(roots: string[], onProgress?: (found: number) => 
       } else if (entry.isSymbolicLink()) {
         try {
           const target = await fs.stat(full);
+          if ((target.isDirectory() || (target.isFile() && fileTypeOf(entry.name))) && (await leadsOutside(full))) continue;
           if (target.isDirectory()) subdirs.push(full);
           else if (target.isFile() && fileTypeOf(entry.name)) addFile(result, full, target);
         } catch (err) {

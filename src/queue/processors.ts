@@ -39,7 +39,7 @@ export function createProcessors(deps: ProcessorDeps) {
     if (await queues.queues.finalize.getJob(bullIds.finalize(job.id))) return { skipped: 'already planned' };
 
     const params = job.params as unknown as ScanParams;
-    const plan = await planScan(params.directories, params.shard_size ?? config.shardSize, publisher.discovering(job));
+    const plan = await planScan(catalog, params.directories, params.shard_size ?? config.shardSize, publisher.discovering(job));
     await ledger.begin(job.id, plan.files);
     await publisher.publish(job, { done: 0, total: plan.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' });
 

@@ -155,7 +155,7 @@ export class LocalRunner implements JobExecutor {
       // One scan of a catalog at a time, so no other writer uses this folder's leftovers.
       fs.rmSync(path.join(dirs.thumbnails, PARTIAL_DIR), { recursive: true, force: true });
 
-      const plan = await planScan(params.directories, params.shard_size ?? this.config.shardSize, this.#publisher.discovering(job));
+      const plan = await planScan(catalog, params.directories, params.shard_size ?? this.config.shardSize, this.#publisher.discovering(job));
       await this.#ledger.begin(job.id, plan.files);
       await this.#publisher.publish(job, { done: 0, total: plan.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' });
 

@@ -20,9 +20,11 @@ export function registerCatalog(program: Command): void {
     .argument('<name>', 'a name (not a UUID: ids and names never mix)')
     .argument('[dir...]', 'source directories')
     .option('--no-embeddings', 'leave no CNN input at ingest (saves 147 KB of disk a picture until `dupes` embeds it); duplicates then rest on hashes')
-    .action(async (name: string, dirs: string[], o: { embeddings: boolean }, cmd: Command) => {
+    .option('--follow-external-links', 'follow symbolic links that lead outside the source directories (by default they are reported and skipped)')
+    .action(async (name: string, dirs: string[], o: { embeddings: boolean; followExternalLinks?: boolean }, cmd: Command) => {
       await withApp(cmd, async ({ services }) => {
-        const c = await services.catalogs.create({ name, sourceDirectories: dirs, settings: o.embeddings ? {} : { embeddings: 'off' } }, 'resolve');
+        const settings = { ...(o.embeddings ? {} : { embeddings: 'off' }), ...(o.followExternalLinks ? { follow_external_links: true } : {}) };
+        const c = await services.catalogs.create({ name, sourceDirectories: dirs, settings }, 'resolve');
         wantsJson(cmd) ? printJson(catalogView(c)) : process.stdout.write(`created catalog ${c.name} (${c.id})\n`);
       });
     });
