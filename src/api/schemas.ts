@@ -132,7 +132,7 @@ export const Asset = Type.Object(
     taken_at: Nullable(Type.String()),
     status: Type.String(),
     error: Nullable(Type.String()),
-    error_code: Nullable(Type.String({ description: 'why the file failed, for programs: unreadable, empty, undecodable, truncated, too_large, no_dimensions, no_preview, decoder_missing, unsupported_codec, video_unreadable, mislabelled, frame_failed' })),
+    error_code: Nullable(Type.String({ description: 'why the file failed, for programs: unreadable, not_regular, changed, read_timeout, empty, undecodable, truncated, too_large, no_dimensions, no_preview, decoder_missing, unsupported_codec, video_unreadable, mislabelled, frame_failed' })),
   },
   { $id: 'Asset', additionalProperties: true, description: 'the main fields; every field of `lumina assets list --json` is present' },
 );

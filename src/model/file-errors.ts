@@ -2,6 +2,12 @@
 export const FILE_ERROR_CODES = [
   /** The bytes could not be read (permissions, a vanished share). */
   'unreadable',
+  /** A FIFO, device or socket where a file was found (swapped in since discovery). */
+  'not_regular',
+  /** Grew far beyond the size discovery saw (being written, or swapped). */
+  'changed',
+  /** A read that stopped making progress (a hung share). */
+  'read_timeout',
   'empty',
   /** Not in any format the decoder reads: corrupt or mislabelled. */
   'undecodable',
@@ -27,7 +33,7 @@ export interface FileError {
 }
 
 /** Errors the surroundings explain, which a later run may not meet again. */
-const RETRYABLE = new Set<string>(['unreadable', 'decoder_missing']);
+const RETRYABLE = new Set<string>(['unreadable', 'decoder_missing', 'changed', 'read_timeout']);
 
 /**
  * Whether an unchanged file that failed is processed again on the next run. The content's own

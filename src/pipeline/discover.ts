@@ -132,11 +132,14 @@ export async function discover(roots: string[], onProgress?: (found: number) => 
           if ((target.isDirectory() || (target.isFile() && fileTypeOf(entry.name))) && (await leadsOutside(full))) continue;
           if (target.isDirectory()) subdirs.push(full);
           else if (target.isFile() && fileTypeOf(entry.name)) addFile(result, full, target);
+          else if (!target.isFile()) special(result, full, target);
         } catch (err) {
           if (fileTypeOf(entry.name) || (err as NodeJS.ErrnoException).code === 'ELOOP') {
             result.problems.push({ path: full, message: describeFsError(err) });
           }
         }
+      } else {
+        special(result, full, entry);
       }
     }
     // Reverse so the stack pops folders in name order: deterministic shards and progress.
@@ -146,6 +149,12 @@ export async function discover(roots: string[], onProgress?: (found: number) => 
   }
   result.files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return result;
+}
+
+/** FIFOs, devices and sockets are never read (a FIFO would block, a device never ends): reported and left out. */
+function special(result: Discovery, file: string, st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): void {
+  const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : null;
+  if (what) result.problems.push({ path: file, message: `not a regular file (${what}): skipped`, skipped: true });
 }
 
 function addFile(result: Discovery, file: string, st: { size: number; mtimeMs: number }): void {

@@ -8,6 +8,7 @@ import { needsEmbeddedPreview } from './file-types.js';
 import { FINGERPRINT_VERSION, hashToInt8 } from './fingerprint.js';
 import { normalizeMetadata, tagsToJson, type MetadataReader } from './metadata.js';
 import { qualityOf } from './quality.js';
+import { notRegular } from './safe-read.js';
 import { extractVideoFrame } from './video-frame.js';
 
 /** What one file's processing needs from its surroundings: the edges it may touch. */
@@ -29,6 +30,9 @@ export interface FileEdges {
 export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results: SharedResults, slot: number): Promise<{ row: AssetWrite; metadataMs: number }> {
   const t0 = performance.now();
   let metadataMs = 0;
+  // A FIFO or device swapped in since discovery would hang ExifTool and the read: neither is asked.
+  const irregular = await notRegular(file.path);
+  if (irregular) return { row: failedRow(edges, file, irregular), metadataMs: 0 };
   // Normalized once, here: the frame extraction and the row both read it.
   const metaPromise = edges.metadata.read(file.path).then((m) => ((metadataMs = performance.now() - t0), { ...m, meta: normalizeMetadata(m.tags) }));
   const task: FileTask = {
@@ -144,7 +148,7 @@ function decodedByFfmpeg(file: DiscoveredFile): boolean {
 
 /** The one error a user reads for a file that could not be fully processed, with its code; or null. */
 function fileError(file: DiscoveredFile, outcome: FileTaskResult, pixelNote: FileError | null, metaError: string | null, mime: string | null): FileError | null {
-  if (outcome.readError) return { code: 'unreadable', message: outcome.readError };
+  if (outcome.readError) return outcome.readError;
   if (file.size === 0) return { code: 'empty', message: 'empty file (0 bytes)' };
   if (outcome.pixelError) {
     if (outcome.pixelError.code === 'unsupported_codec' && file.ext.startsWith('hei')) {
@@ -155,4 +159,17 @@ function fileError(file: DiscoveredFile, outcome: FileTaskResult, pixelNote: Fil
   if (file.type === 'video' && metaError) return { code: 'video_unreadable', message: `not a readable video: ${metaError}` };
   if (file.type === 'video' && mime && !/^(video|audio)\//.test(mime)) return { code: 'mislabelled', message: `not a readable video: the content is ${mime} (mislabelled)` };
   return pixelNote;
+}
+
+/** The row of a file that could not be read at all: what discovery knew, the error, nothing else. */
+function failedRow(edges: FileEdges, file: DiscoveredFile, error: FileError): AssetWrite {
+  const date = captureDate({}, file.path, file.mtimeMs);
+  return {
+    path: file.path, size: file.size, mtime: new Date(file.mtimeMs), sha256: null, file_type: file.type, ext: file.ext, mime: null,
+    width: null, height: null, orientation: null, taken_at: date.takenAt, taken_at_local: date.local, tz_offset_min: date.offsetMinutes,
+    date_source: date.source, date_confidence: date.confidence, date_suspicious: date.suspicious, date_flags: date.flags,
+    make: null, model: null, lens: null, gps_lat: null, gps_lon: null, gps_alt: null, duration_s: null,
+    dhash: null, phash: null, phash_sign: null, fingerprint_version: FINGERPRINT_VERSION, quality_score: null, quality: null, sharpness: null,
+    exif: null, thumbnail_key: null, status: 'error', error: error.message, error_code: error.code, timings: null, seen_job: edges.jobId,
+  };
 }

@@ -20,7 +20,7 @@ export interface FileTask {
 
 export interface FileTaskResult {
   /** Why the content could not be read (the asset is an error). */
-  readError?: string;
+  readError?: FileError;
   /** Why the pixels could not be analysed (metadata and hash are still kept). */
   pixelError?: FileError;
   thumbnailKey?: string;

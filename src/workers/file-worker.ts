@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describeFsError } from '../pipeline/discover.js';
 import { analyzePixels, PixelError } from '../pipeline/pixels.js';
+import { hashBounded, ReadError, readBounded } from '../pipeline/safe-read.js';
 import { messageOf } from '../util/errors.js';
 import type { FileTask, FileTaskResult } from './file-task.js';
 import { SharedResults } from './shared-results.js';
@@ -22,14 +22,15 @@ export default async function processFile(task: FileTask): Promise<FileTaskResul
   const t0 = performance.now();
   let bytes: Buffer | null = null;
   try {
+    // Bounded reads: the file may have become a FIFO, a device link or a much larger file since discovery.
     if (task.decodeFile && task.size <= WHOLE_READ_LIMIT) {
-      bytes = await fs.readFile(task.path);
+      bytes = await readBounded(task.path, task.size);
       results.setSha256(task.slot, createHash('sha256').update(bytes).digest());
     } else {
-      results.setSha256(task.slot, await hashStream(task.path));
+      results.setSha256(task.slot, await hashBounded(task.path, task.size));
     }
   } catch (err) {
-    return { readError: `cannot read file: ${describeFsError(err)}` };
+    return { readError: err instanceof ReadError ? err.fileError : { code: 'unreadable', message: `cannot read file: ${describeFsError(err)}` } };
   } finally {
     results.addTiming(task.slot, 'read_hash', performance.now() - t0);
   }
@@ -50,12 +51,6 @@ export default async function processFile(task: FileTask): Promise<FileTaskResul
   } catch (err) {
     return { pixelError: err instanceof PixelError ? { code: err.code, message: err.message } : { code: 'undecodable', message: `cannot decode image: ${messageOf(err)}` } };
   }
-}
-
-async function hashStream(file: string): Promise<Buffer> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest();
 }
 
 /** Thumbnails are keyed by content, so copies share one; written whole or not at all. */
