@@ -151,9 +151,19 @@ export async function discover(roots: string[], onProgress?: (found: number) => 
   return result;
 }
 
+type EntryKind = { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isDirectory(): boolean };
+
+/** What a non-file entry is, in words; null for the kinds the walk handles (files, folders, links). */
+export function specialKind(st: EntryKind): string | null {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return null;
+}
+
 /** FIFOs, devices and sockets are never read (a FIFO would block, a device never ends): reported and left out. */
-function special(result: Discovery, file: string, st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): void {
-  const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : null;
+function special(result: Discovery, file: string, st: EntryKind): void {
+  const what = specialKind(st);
   if (what) result.problems.push({ path: file, message: `not a regular file (${what}): skipped`, skipped: true });
 }
 

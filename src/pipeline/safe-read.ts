@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import type { FileError, FileErrorCode } from '../model/file-errors.js';
-import { describeFsError } from './discover.js';
+import { describeFsError, specialKind } from './discover.js';
 
 /**
  * Reading a file that may have changed since discovery: a FIFO put in its place must not block
@@ -42,12 +42,8 @@ export async function notRegular(file: string): Promise<FileError | null> {
   }
 }
 
-function kindOf(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isDirectory(): boolean }): string {
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  if (st.isSocket()) return 'a socket';
-  if (st.isDirectory()) return 'a folder';
-  return 'not a file';
+function kindOf(st: Parameters<typeof specialKind>[0]): string {
+  return specialKind(st) ?? (st.isDirectory() ? 'a folder' : 'not a file');
 }
 
 /** Opens without blocking (O_NONBLOCK: a FIFO answers at once) and insists on a regular file. */
