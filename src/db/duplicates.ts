@@ -86,31 +86,15 @@ async function upsertMembers(tx: Sql, schema: string, rows: MemberRows): Promise
 }
 
 /**
- * One detection run's write: under the catalog's duplicates lock (a transaction-scoped advisory
- * lock, so a lost connection releases it with the transaction), reads the stored groups, lets
- * `merge` turn them into review actions, applies them in bulk, then runs `finish` in the same
- * transaction (closing the job). Concurrent or retried runs thus leave exactly one set of groups.
- * `proceed` runs first inside the lock; when it returns false nothing is written (the job was
- * cancelled or already finished) and null is returned.
+ * One detection run's write, inside the caller's transaction (which holds its job's row): under
+ * the catalog's duplicates lock (transaction-scoped, so a lost connection releases it with the
+ * transaction), reads the stored groups, lets `merge` turn them into review actions and applies
+ * them in bulk. Concurrent or retried runs thus leave exactly one set of groups.
  */
-export async function writeDetection<T>(
-  sql: Sql,
-  schema: string,
-  lockKey: string,
-  jobId: string,
-  steps: { proceed(tx: Sql): Promise<boolean>; merge(stored: StoredGroup[]): ReviewAction[]; finish(tx: Sql): Promise<T> },
-): Promise<T | null> {
-  catalogSchema(sql, schema); // refused before the transaction opens
-  const done = await sql.begin(async (t) => {
-    const tx = t as unknown as Sql;
-    await tx`select pg_advisory_xact_lock(hashtext(${lockKey}))`;
-    if (!(await steps.proceed(tx))) return null;
-    const stored = await storedGroups(tx, schema);
-    await applyActions(tx, schema, jobId, steps.merge(stored));
-    // Boxed, so that a finish returning an array is not taken for a pipelined list of queries.
-    return { value: await steps.finish(tx) };
-  });
-  return done ? done.value : null;
+export async function writeDetection(tx: Sql, schema: string, lockKey: string, jobId: string, merge: (stored: StoredGroup[]) => ReviewAction[]): Promise<void> {
+  catalogSchema(tx, schema);
+  await tx`select pg_advisory_xact_lock(hashtext(${lockKey}))`;
+  await applyActions(tx, schema, jobId, merge(await storedGroups(tx, schema)));
 }
 
 /**

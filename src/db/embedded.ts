@@ -54,8 +54,8 @@ function initializeInChild(pgdata: string): void {
 
 /**
  * PGlite's file system layer writes its files 0666, whatever the umask: they are made the
- * owner's alone (0600, folders 0700) when the database opens and closes. In between, the data
- * directory's own 0700 keeps other users out of what it adds.
+ * owner's alone (0600, folders 0700) once initialized and at every close, not on the start-up
+ * path. In between (and after a crash), the data directory's own 0700 keeps other users out.
  */
 function closeUp(pgdata: string): void {
   for (const entry of fs.readdirSync(pgdata, { recursive: true, withFileTypes: true })) {
@@ -75,9 +75,11 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
   const releaseLock = takeLock(path.join(dataDir, 'pglite.lock'));
   try {
     const pgdata = path.join(dataDir, 'pgdata');
-    if (!fs.existsSync(path.join(pgdata, 'PG_VERSION'))) initializeInChild(pgdata);
+    if (!fs.existsSync(path.join(pgdata, 'PG_VERSION'))) {
+      initializeInChild(pgdata);
+      closeUp(pgdata);
+    }
     const db = await PGlite.create(pgdata, { postgresqlconf: POSTGRESQL_CONF });
-    closeUp(pgdata);
     const place = socketPlace(dataDir);
     const server = new PGLiteSocketServer({ db, path: place.socketPath, maxConnections: 8 });
     await server.start();

@@ -142,10 +142,12 @@ export async function finishJob(sql: Sql, jobId: string, status: FinalStatus, ou
  * job that was cancelled or taken over meanwhile writes nothing; null then.
  */
 export async function whileRunning<T>(sql: Sql, jobId: string, owner: string | null, fn: (tx: Sql) => Promise<T>): Promise<T | null> {
-  return sql.begin(async (t) => {
+  const done = await sql.begin(async (t) => {
     const tx = t as unknown as Sql;
-    return (await lockRunningJob(tx, jobId, owner)) ? fn(tx) : null;
-  }) as Promise<T | null>;
+    // Boxed, so that a result that is an array is not taken for a pipelined list of queries.
+    return (await lockRunningJob(tx, jobId, owner)) ? { value: await fn(tx) } : null;
+  });
+  return done ? done.value : null;
 }
 
 /** Jobs by status with their failed-file counts, for /metrics. */

@@ -3,7 +3,7 @@ import type { Sql } from '../db/database.js';
 import { isConnectionLost } from '../db/errors.js';
 import { finishJob, getJob, markJobRunning } from '../db/jobs.js';
 import type { Catalog } from '../model/catalog.js';
-import { isFinal, type Job } from '../model/job.js';
+import { isFinal, type Job, type JobErrorCode } from '../model/job.js';
 import { messageOf } from '../util/errors.js';
 
 /** Finding a job's row and catalog where a runner or a queue processor picks its work up. */
@@ -46,5 +46,12 @@ export async function claimJob(sql: Sql, jobId: string, catalogOf: (id: string) 
  * job had already ended.
  */
 export async function failJob(sql: Sql, jobId: string, err: unknown): Promise<Job | null> {
-  return finishJob(sql, jobId, 'failed', { error: messageOf(err), errorCode: isConnectionLost(err) ? 'database_unavailable' : 'failed' });
+  return finishJob(sql, jobId, 'failed', failureOf(err));
+}
+
+/** How a job that failed on `err` is recorded: a lost database connection is said as such, with its own code. */
+export function failureOf(err: unknown): { error: string; errorCode: JobErrorCode } {
+  return isConnectionLost(err)
+    ? { error: `lost the database connection: ${messageOf(err)}`, errorCode: 'database_unavailable' }
+    : { error: messageOf(err), errorCode: 'failed' };
 }

@@ -1,7 +1,7 @@
 import { clearCandidates, countStaleFingerprints, loadDedupeAssets, readCandidates, writeCandidates, writeDetection } from '../db/duplicates.js';
 import type { Sql } from '../db/database.js';
 import { loadEmbeddings } from '../db/embeddings.js';
-import { finishJob, lockRunningJob } from '../db/jobs.js';
+import { finishJob, whileRunning } from '../db/jobs.js';
 import { withReconnect } from '../db/retry.js';
 import { detect, embeddingPairs, pairsOf, retrievalLimit, searchInput, type SearchInput } from '../dedupe/detect.js';
 import { representatives, type ComputedGroup, type DedupeAsset, type NearPair } from '../dedupe/groups.js';
@@ -205,7 +205,7 @@ export interface FinalizeDuplicatesInput {
 
 /**
  * Step 3: confirm, group, merge with the stored review state and write, all in one transaction
- * under the catalog's duplicates lock, closing the job in the same transaction. A job that is no
+ * that holds the job's row and the catalog's duplicates lock, closing the job in it too. A job that is no
  * longer running under its owner (cancelled, taken over) writes nothing; null then.
  */
 export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInput): Promise<{ summary: DuplicatesSummary; job: Job | null }> {
@@ -248,10 +248,9 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
   const progress: JobProgress = { done: input.searched, total: input.searched, failed: 0, rate: 0, eta_s: 0, stage: 'done' };
   // One transaction, so after a lost connection it is sent again whole.
   const finished = await withReconnect(() =>
-    writeDetection(sql, schema, duplicatesLockKey(catalog.id), job.id, {
-      proceed: (tx) => lockRunningJob(tx, job.id, job.owner),
-      merge: (stored) => mergeWithStored(stored, groups),
-      finish: (tx) => finishJob(tx, job.id, 'completed', { result: summary as unknown as Record<string, unknown>, progress }),
+    whileRunning(sql, job.id, job.owner, async (tx) => {
+      await writeDetection(tx, schema, duplicatesLockKey(catalog.id), job.id, (stored) => mergeWithStored(stored, groups));
+      return finishJob(tx, job.id, 'completed', { result: summary as unknown as Record<string, unknown>, progress });
     }),
   );
   return { summary, job: finished };

@@ -90,10 +90,6 @@ export class LeaseKeeper {
     return this.options.owner;
   }
 
-  get leaseMs(): number {
-    return this.options.leaseMs;
-  }
-
   hold(jobId: string): void {
     this.#held.set(jobId, Date.now());
   }

@@ -3,19 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LuminaConfig } from '../config/config.js';
 import type { Sql } from '../db/database.js';
-import { isConnectionLost } from '../db/errors.js';
 import { finishJob, markJobRunning } from '../db/jobs.js';
 import type { EventBus } from '../events/job-events.js';
 import { openDedupeWork, type DedupeWork } from '../jobs/dedupe-work.js';
 import { embedPart, finalizeDuplicates, planDuplicates, searchPart, sliceSize, closeDuplicates, SearchIndexCache, type DuplicatesParams, type DuplicatesSummary, type DuplicatesWork } from '../jobs/duplicates.js';
 import { workerInfo, type JobExecutor, type WorkerInfo } from '../jobs/executor.js';
+import { failureOf } from '../jobs/claim.js';
 import { LeaseKeeper } from '../jobs/lease.js';
 import { MemoryLedger } from '../jobs/ledger.js';
 import { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type ScanParams, type ScanSummary, type ShardWork } from '../jobs/scan.js';
 import { openShardWork } from '../jobs/shard-work.js';
 import { outputDirs, type Catalog } from '../model/catalog.js';
-import type { Job, JobErrorCode } from '../model/job.js';
+import type { Job } from '../model/job.js';
 import { messageOf, UserError } from '../util/errors.js';
 import { PARTIAL_DIR } from '../workers/file-task.js';
 import { RateMeter } from './rate-meter.js';
@@ -135,11 +135,10 @@ export class LocalRunner implements JobExecutor {
     } catch (err) {
       const reason = stopped();
       const lost = err instanceof JobLostError ? err : reason?.code === 'lease_lost' ? new JobLostError(job.id, reason.message) : null;
-      const code: JobErrorCode = lost ? 'lease_lost' : isConnectionLost(err) ? 'database_unavailable' : 'failed';
-      const message = lost ? lost.message : code === 'database_unavailable' ? `lost the database connection: ${messageOf(err)}` : messageOf(err);
-      const failed = await finishJob(this.sql, job.id, 'failed', { error: message, errorCode: code }).catch(() => null);
+      const failure = lost ? { error: lost.message, errorCode: 'lease_lost' as const } : failureOf(err);
+      const failed = await finishJob(this.sql, job.id, 'failed', failure).catch(() => null);
       if (failed) this.#publisher.announce(failed);
-      throw lost ?? (code === 'database_unavailable' ? new UserError(message, 'unavailable') : err);
+      throw lost ?? (failure.errorCode === 'database_unavailable' ? new UserError(failure.error, 'unavailable') : err);
     } finally {
       this.#running.delete(job.id);
       this.#lost.delete(job.id);

@@ -41,10 +41,6 @@ const TAKEN_OVER: Record<JobType, string> = {
 export class JobService {
   constructor(private readonly o: JobServiceOptions) {}
 
-  get mode(): 'embedded' | 'cluster' {
-    return this.o.executor.mode;
-  }
-
   /** A scan of some (by default all) of a catalog's source directories, queued to the executor. */
   async submitScan(catalogRef: string, directories?: string[], shardSize?: number): Promise<Job> {
     const catalog = await this.o.catalogs.get(catalogRef);
