@@ -153,7 +153,7 @@ async function catalogFigures(n: number) {
           file_type: 'image', ext: 'jpg', mime: 'image/jpeg', width: 4000, height: 3000, orientation: 1, taken_at: null, taken_at_local: null,
           tz_offset_min: null, date_source: null, date_confidence: null, date_suspicious: false, date_flags: [], make: null, model: null, lens: null,
           gps_lat: null, gps_lon: null, gps_alt: null, duration_s: null, dhash: 0n, phash: v, phash_sign: v, fingerprint_version: 2,
-          quality_score: 50 + (k % 37), quality: null, sharpness: 100, exif: null, thumbnail_key: null, status: 'ok', error: null, error_code: null, timings: null, seen_job: job!.id,
+          quality_score: 50 + (k % 37), quality: null, sharpness: 100, exif: null, thumbnail_key: null, status: 'ok', error: null, error_code: null, metadata_error: null, timings: null, seen_job: job!.id,
         });
       }
       await writeShard(db.sql, c.schema_name, job!.id, rows, []);

@@ -19,7 +19,7 @@ function asset(p: string, over: Partial<AssetWrite> = {}): AssetWrite {
     date_source: 'filesystem', date_confidence: 30, date_suspicious: true, date_flags: ['unix_epoch'], make: null, model: null, lens: null,
     gps_lat: null, gps_lon: null, gps_alt: null, duration_s: null, dhash: -1n, phash: -0x7fffffffffffffffn - 1n, phash_sign: 5n, fingerprint_version: 2,
     quality_score: 50, quality: { score: 50, format: 1, resolution: 0, file_size: 0, metadata: 0 }, sharpness: 1, exif: { Make: 'x\u0000y' },
-    thumbnail_key: null, status: 'ok', error: null, error_code: null, timings: { read_hash: 1 }, seen_job: JOB_A, ...over,
+    thumbnail_key: null, status: 'ok', error: null, error_code: null, metadata_error: null, timings: { read_hash: 1 }, seen_job: JOB_A, ...over,
   };
 }
 

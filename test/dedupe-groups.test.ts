@@ -7,7 +7,7 @@ let nextId = 1;
 function asset(o: Partial<DedupeAsset> & { path: string }): DedupeAsset {
   return {
     id: nextId++, sha256: null, hash: 0n, quality: 50, width: 4000, height: 3000, size: 3_000_000, sharpness: 100,
-    make: null, model: null, takenAt: null, dateConfidence: null, ext: o.path.split('.').pop()!.toLowerCase(), video: false, ...o,
+    make: null, model: null, takenAt: null, dateConfidence: null, ext: o.path.split('.').pop()!.toLowerCase(), video: false, damaged: false, ...o,
   };
 }
 

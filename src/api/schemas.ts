@@ -1,5 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { JOB_ERROR_CODES, JOB_STATUSES, JOB_TYPES } from '../model/job.js';
+import { ASSET_STATUSES } from '../model/asset.js';
+import { FILE_ERROR_CODES } from '../model/file-errors.js';
 
 /**
  * The API's boundary types, defined once: they validate requests, type the handlers (Static<>)
@@ -112,7 +114,7 @@ export const AssetListQuery = Type.Object(
     to: Type.Optional(Type.String({ description: 'capture time to (ISO 8601 date or time)' })),
     camera: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'substring of make and model' })),
     has_error: Type.Optional(Type.Boolean()),
-    status: Type.Optional(Type.Union([Type.Literal('ok'), Type.Literal('error'), Type.Literal('missing')])),
+    status: Type.Optional(Type.Union(ASSET_STATUSES.map((s) => Type.Literal(s)))),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
     cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$', description: 'next_cursor of the previous page' })),
   },
@@ -130,9 +132,10 @@ export const Asset = Type.Object(
     width: Nullable(Type.Integer()),
     height: Nullable(Type.Integer()),
     taken_at: Nullable(Type.String()),
-    status: Type.String(),
+    status: Type.Union(ASSET_STATUSES.map((s) => Type.Literal(s))),
     error: Nullable(Type.String()),
-    error_code: Nullable(Type.String({ description: 'why the file failed, for programs: unreadable, not_regular, changed, read_timeout, empty, undecodable, truncated, too_large, no_dimensions, no_preview, decoder_missing, unsupported_codec, video_unreadable, mislabelled, frame_failed' })),
+    error_code: Nullable(Type.String({ description: `why the file failed or is damaged, for programs: ${FILE_ERROR_CODES.join(', ')}` })),
+    metadata_error: Nullable(Type.String({ description: 'why ExifTool could not read the metadata (the asset may still be ok)' })),
   },
   { $id: 'Asset', additionalProperties: true, description: 'the main fields; every field of `lumina assets list --json` is present' },
 );

@@ -1,5 +1,6 @@
 import type { FileType } from '../pipeline/file-types.js';
 import type { Quality } from '../pipeline/quality.js';
+import type { AssetStatus, ProcessedStatus } from '../model/asset.js';
 import type { Sql } from './database.js';
 import { quoteSchema } from './migrate.js';
 
@@ -38,16 +39,18 @@ export interface AssetWrite {
   sharpness: number | null;
   exif: Record<string, unknown> | null;
   thumbnail_key: string | null;
-  status: 'ok' | 'error';
+  status: ProcessedStatus;
   error: string | null;
   error_code: string | null;
+  /** Why ExifTool could not read the file's metadata, whatever its status; null when it could. */
+  metadata_error: string | null;
   timings: Record<string, number> | null;
   seen_job: string;
 }
 
 export type AssetRow = Omit<AssetWrite, 'status'> & {
   id: bigint;
-  status: 'ok' | 'error' | 'missing';
+  status: AssetStatus;
   first_seen_at: Date;
   processed_at: Date | null;
   updated_at: Date;
@@ -58,7 +61,7 @@ const WRITE_COLUMNS = [
   'taken_at', 'taken_at_local', 'tz_offset_min', 'date_source', 'date_confidence', 'date_suspicious', 'date_flags',
   'make', 'model', 'lens', 'gps_lat', 'gps_lon', 'gps_alt', 'duration_s', 'dhash', 'phash',
   'phash_sign', 'fingerprint_version',
-  'quality_score', 'quality', 'sharpness', 'exif', 'thumbnail_key', 'status', 'error', 'error_code', 'timings', 'seen_job',
+  'quality_score', 'quality', 'sharpness', 'exif', 'thumbnail_key', 'status', 'error', 'error_code', 'metadata_error', 'timings', 'seen_job',
 ] as const satisfies readonly (keyof AssetWrite)[];
 
 const JSON_COLUMNS = new Set<string>(['quality', 'exif', 'timings']);
@@ -152,10 +155,13 @@ export async function markMissing(sql: Sql, schema: string, jobId: string, roots
 export interface AssetQuery {
   limit?: number;
   offset?: number;
+  status?: AssetStatus;
 }
 
 export async function listAssets(sql: Sql, schema: string, q: AssetQuery = {}): Promise<AssetRow[]> {
-  return sql<AssetRow[]>`select * from ${catalogSchema(sql, schema)}.assets order by path limit ${q.limit ?? 1000} offset ${q.offset ?? 0}`;
+  return sql<AssetRow[]>`
+    select * from ${catalogSchema(sql, schema)}.assets ${q.status ? sql`where status = ${q.status}` : sql``}
+    order by path limit ${q.limit ?? 1000} offset ${q.offset ?? 0}`;
 }
 
 export async function countAssets(sql: Sql, schema: string): Promise<Record<string, number>> {
@@ -171,7 +177,7 @@ export interface AssetFilter {
   /** Matches make or model, case-insensitively, as a substring. */
   camera?: string;
   hasError?: boolean;
-  status?: 'ok' | 'error' | 'missing';
+  status?: AssetStatus;
   /** Keyset paging: rows with an id above this. */
   afterId?: number;
   limit: number;

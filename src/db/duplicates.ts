@@ -2,6 +2,7 @@ import type { ComputedGroup, DedupeAsset, GroupKind, NearPair } from '../dedupe/
 import type { ReviewAction, StoredGroup } from '../dedupe/review.js';
 import { catalogSchema, table } from './assets.js';
 import type { Sql } from './database.js';
+import { DEDUPE_STATUSES, type AssetStatus } from '../model/asset.js';
 
 /** What duplicate detection reads of every usable asset, in id order. */
 export async function loadDedupeAssets(sql: Sql, schema: string): Promise<DedupeAsset[]> {
@@ -9,11 +10,11 @@ export async function loadDedupeAssets(sql: Sql, schema: string): Promise<Dedupe
     {
       id: bigint; path: string; sha256: Buffer | null; phash_sign: bigint | null; quality_score: number | null; width: number | null;
       height: number | null; size: bigint; sharpness: number | null; make: string | null; model: string | null; taken_at: Date | null;
-      date_confidence: number | null; ext: string; file_type: string;
+      date_confidence: number | null; ext: string; file_type: string; status: AssetStatus;
     }[]
   >`
-    select id, path, sha256, phash_sign, quality_score, width, height, size, sharpness, make, model, taken_at, date_confidence, ext, file_type
-    from ${catalogSchema(sql, schema)}.assets where status = 'ok' order by id`;
+    select id, path, sha256, phash_sign, quality_score, width, height, size, sharpness, make, model, taken_at, date_confidence, ext, file_type, status
+    from ${catalogSchema(sql, schema)}.assets where status = any(${[...DEDUPE_STATUSES]}::text[]) order by id`;
   return rows.map((r) => ({
     id: Number(r.id),
     path: r.path,
@@ -30,13 +31,14 @@ export async function loadDedupeAssets(sql: Sql, schema: string): Promise<Dedupe
     dateConfidence: r.date_confidence,
     ext: r.ext,
     video: r.file_type === 'video',
+    damaged: r.status === 'damaged',
   }));
 }
 
 /** Pictures fingerprinted before the sign hash existed: near search cannot see them until a scan. */
 export async function countStaleFingerprints(sql: Sql, schema: string): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
-    select count(*)::int as n from ${catalogSchema(sql, schema)}.assets where status = 'ok' and phash is not null and phash_sign is null`;
+    select count(*)::int as n from ${catalogSchema(sql, schema)}.assets where status = any(${[...DEDUPE_STATUSES]}::text[]) and phash is not null and phash_sign is null`;
   return row?.n ?? 0;
 }
 
@@ -164,7 +166,7 @@ export interface GroupRow {
   review_status: 'open' | 'resolved' | 'dismissed';
   created_at: Date;
   updated_at: Date;
-  members: { asset_id: number; path: string; distance: number | null; similarity: number | null; orientation: number | null; decision: string | null; quality_score: number | null; width: number | null; height: number | null; size: number; thumbnail_key: string | null }[];
+  members: { asset_id: number; path: string; distance: number | null; similarity: number | null; orientation: number | null; decision: string | null; quality_score: number | null; width: number | null; height: number | null; size: number; thumbnail_key: string | null; status: AssetStatus }[];
 }
 
 /** One page of groups in id order, with their members; every value is a bound parameter. */
@@ -174,7 +176,7 @@ export async function listGroups(sql: Sql, schema: string, f: GroupFilter): Prom
     select g.id, g.kind, g.keeper_asset_id, k.path as keeper_path, g.reason, g.review_status, g.created_at, g.updated_at,
       (select json_agg(json_build_object('asset_id', m.asset_id, 'path', a.path, 'distance', m.distance, 'similarity', m.similarity,
          'orientation', m.orientation, 'decision', m.decision, 'quality_score', a.quality_score, 'width', a.width, 'height', a.height,
-         'size', a.size, 'thumbnail_key', a.thumbnail_key)
+         'size', a.size, 'thumbnail_key', a.thumbnail_key, 'status', a.status)
          order by (m.asset_id = g.keeper_asset_id) desc, m.distance nulls last, a.path)
        from ${s}.duplicate_members m join ${s}.assets a on a.id = m.asset_id where m.group_id = g.id) as members
     from ${s}.duplicate_groups g left join ${s}.assets k on k.id = g.keeper_asset_id

@@ -1,6 +1,7 @@
 import { decodeHalf, encodeHalf } from '../embed/vectors.js';
 import { catalogSchema } from './assets.js';
 import type { Sql } from './database.js';
+import { DEDUPE_STATUSES } from '../model/asset.js';
 
 /** The stored (normalized, half-float) embeddings of these assets. */
 export async function loadEmbeddings(sql: Sql, schema: string, ids: number[]): Promise<Map<number, Float32Array>> {
@@ -39,7 +40,7 @@ export async function pendingContents(sql: Sql, schema: string, modelPrefix: str
   return sql<PendingContent[]>`
     select a.sha256, array_agg(a.id order by a.id) as ids, min(a.thumbnail_key) as thumbnail_key
     from ${s}.assets a left join ${s}.embeddings e on e.asset_id = a.id
-    where a.status = 'ok' and a.phash_sign is not null and a.sha256 is not null and (e.asset_id is null or e.model not like ${modelPrefix + '%'})
+    where a.status = any(${[...DEDUPE_STATUSES]}::text[]) and a.phash_sign is not null and a.sha256 is not null and (e.asset_id is null or e.model not like ${modelPrefix + '%'})
       ${shas ? sql`and encode(a.sha256, 'hex') = any(${shas}::text[])` : sql``}
     group by a.sha256 order by min(a.id) limit ${limit}`;
 }

@@ -1,6 +1,6 @@
 import { createVectorIndex, nativeFaiss } from './faiss.js';
 import { packHashes, popcount32 } from './hamming-index.js';
-import { burstGroups, exactGroups, formatPairGroups, nearGroups, representatives, type ComputedGroup, type DedupeAsset, type NearPair } from './groups.js';
+import { burstGroups, exactGroups, formatPairGroups, nearGroups, representatives, withDamageNote, type ComputedGroup, type DedupeAsset, type NearPair } from './groups.js';
 import type { PairList } from './join-pool.js';
 import { cosine } from '../embed/vectors.js';
 
@@ -91,7 +91,7 @@ export function detect(
   const bursts = burstGroups(assets);
   const formats = formatPairGroups(assets);
   const near = nearGroups(byId, confirmed, [...bursts, ...formats]);
-  return { groups: [...exact, ...near, ...bursts, ...formats], confirmed: confirmed.length, rejected };
+  return { groups: withDamageNote([...exact, ...near, ...bursts, ...formats], byId), confirmed: confirmed.length, rejected };
 }
 
 /**

@@ -26,6 +26,8 @@ export interface DedupeAsset {
   ext: string;
   /** A video's hash is one frame's: videos are compared with videos only. */
   video: boolean;
+  /** Decoded with corrupt data (status damaged): never the keeper while an intact copy exists. */
+  damaged: boolean;
 }
 
 export type GroupKind = 'exact' | 'near' | 'burst' | 'format_pair';
@@ -53,9 +55,13 @@ export interface NearPair {
   similarity: number | null;
 }
 
-/** Best first: quality score, then pixels, bytes, the earlier capture, the shorter path. */
+/** Intact before damaged, whatever else: every kind of group orders its candidates by this first. */
+const byIntegrity = (x: DedupeAsset, y: DedupeAsset) => Number(x.damaged) - Number(y.damaged);
+
+/** Best first: intact, then quality score, pixels, bytes, the earlier capture, the shorter path. */
 export function compareQuality(x: DedupeAsset, y: DedupeAsset): number {
   return (
+    byIntegrity(x, y) ||
     (y.quality ?? -1) - (x.quality ?? -1) ||
     (y.width ?? 0) * (y.height ?? 0) - (x.width ?? 0) * (x.height ?? 0) ||
     y.size - x.size ||
@@ -72,7 +78,8 @@ function describe(a: DedupeAsset): string {
 
 function keeperReason(best: DedupeAsset, next: DedupeAsset | undefined, count: number): string {
   const q = (a: DedupeAsset) => (a.quality ?? 0).toFixed(1);
-  if (!next) return `quality ${q(best)} (${describe(best)})`;
+  // Beside a damaged copy, integrity decided (withDamageNote says so), not the scores.
+  if (!next || next.damaged !== best.damaged) return `quality ${q(best)} (${describe(best)})`;
   if ((best.quality ?? -1) > (next.quality ?? -1)) {
     return `the highest quality score among ${count} copies: ${q(best)} (${describe(best)}) against ${q(next)} (${describe(next)})`;
   }
@@ -140,7 +147,7 @@ export function burstGroups(assets: DedupeAsset[]): ComputedGroup[] {
       // Frames of one instant with the same base name are one shot in two formats, not a burst.
       const shots = new Set(run.map((a) => shotKey(a)));
       if (run.length >= BURST_MIN && shots.size >= BURST_MIN) {
-        const sorted = [...run].sort((x, y) => (y.sharpness ?? 0) - (x.sharpness ?? 0) || compareQuality(x, y));
+        const sorted = [...run].sort((x, y) => byIntegrity(x, y) || (y.sharpness ?? 0) - (x.sharpness ?? 0) || compareQuality(x, y));
         const keeper = sorted[0]!;
         groups.push({
           kind: 'burst',
@@ -184,7 +191,7 @@ export function formatPairGroups(assets: DedupeAsset[]): ComputedGroup[] {
     const seconds = new Set(list.map((a) => (a.takenAt && (a.dateConfidence ?? 0) >= 85 ? Math.floor(a.takenAt.getTime() / 1000) : null)));
     const sameSecond = seconds.size === 1 && !seconds.has(null);
     if (!hasRaw && !sameSecond) continue;
-    const sorted = [...list].sort((x, y) => Number(isRawExt(y.ext)) - Number(isRawExt(x.ext)) || compareQuality(x, y));
+    const sorted = [...list].sort((x, y) => byIntegrity(x, y) || Number(isRawExt(y.ext)) - Number(isRawExt(x.ext)) || compareQuality(x, y));
     const keeper = sorted[0]!;
     groups.push({
       kind: 'format_pair',
@@ -194,6 +201,21 @@ export function formatPairGroups(assets: DedupeAsset[]): ComputedGroup[] {
     });
   }
   return groups;
+}
+
+/**
+ * The keeper rule's last word, added to every group's reason: damaged copies were passed over, or
+ * every copy is damaged. Nothing changes for a group without damaged members.
+ */
+export function withDamageNote(groups: ComputedGroup[], assets: Map<number, DedupeAsset>): ComputedGroup[] {
+  return groups.map((g) => {
+    const damaged = g.members.filter((m) => assets.get(m.assetId)?.damaged).length;
+    if (!damaged) return g;
+    const note = assets.get(g.keeperId)?.damaged
+      ? 'every copy is damaged (corrupt image data): check the keeper before relying on it'
+      : `passed over ${damaged === 1 ? 'a damaged copy' : `${damaged} damaged copies`} (corrupt image data) for an intact one`;
+    return { ...g, reason: `${g.reason}; ${note}` };
+  });
 }
 
 /**

@@ -24,6 +24,8 @@ export const FILE_ERROR_CODES = [
   'video_unreadable',
   'mislabelled',
   'frame_failed',
+  /** Decoded around corrupt data (the asset's status is damaged; its hashes are kept). */
+  'damaged',
 ] as const;
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 

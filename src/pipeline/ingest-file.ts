@@ -95,6 +95,8 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
   });
 
   const error = fileError(file, outcome, pixelNote, metaError, meta.mime);
+  const damage: FileError | null =
+    !error && outcome.damage ? { code: 'damaged', message: `damaged image data: ${outcome.damage} (decoded with gaps; hashes kept)` } : null;
   const timings = { ...results.timingsOf(slot), metadata: Math.round(metadataMs * 100) / 100 };
   return {
     metadataMs,
@@ -132,9 +134,10 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
       sharpness: px?.sharpness ?? null,
       exif: tagsToJson(tags),
       thumbnail_key: outcome.thumbnailKey ?? null,
-      status: error ? 'error' : 'ok',
-      error: error?.message ?? null,
-      error_code: error?.code ?? null,
+      status: error ? 'error' : damage ? 'damaged' : 'ok',
+      error: (error ?? damage)?.message ?? null,
+      error_code: (error ?? damage)?.code ?? null,
+      metadata_error: metaError,
       timings,
       seen_job: edges.jobId,
     },
@@ -170,6 +173,6 @@ function failedRow(edges: FileEdges, file: DiscoveredFile, error: FileError): As
     date_source: date.source, date_confidence: date.confidence, date_suspicious: date.suspicious, date_flags: date.flags,
     make: null, model: null, lens: null, gps_lat: null, gps_lon: null, gps_alt: null, duration_s: null,
     dhash: null, phash: null, phash_sign: null, fingerprint_version: FINGERPRINT_VERSION, quality_score: null, quality: null, sharpness: null,
-    exif: null, thumbnail_key: null, status: 'error', error: error.message, error_code: error.code, timings: null, seen_job: edges.jobId,
+    exif: null, thumbnail_key: null, status: 'error', error: error.message, error_code: error.code, metadata_error: null, timings: null, seen_job: edges.jobId,
   };
 }

@@ -1,3 +1,4 @@
+import type { ProcessedStatus } from '../model/asset.js';
 import { knownFiles, writeShard, type AssetWrite } from '../db/assets.js';
 import type { Sql } from '../db/database.js';
 import { SharedResults, TIMING_STAGES } from '../workers/shared-results.js';
@@ -22,7 +23,7 @@ export interface ShardContext extends Omit<FileEdges, 'jobId'> {
   sql: Sql;
   /** Files in flight at once; a little above the pool size hides ExifTool's latency. */
   concurrency: number;
-  onFileDone?: (status: 'ok' | 'error' | 'unchanged') => void;
+  onFileDone?: (status: ProcessedStatus | 'unchanged') => void;
   /** Stops taking new files (cancel, shutdown); the finished ones are still written. */
   signal?: AbortSignal;
 }

@@ -1,6 +1,34 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
-import { ExifTool, type Tags } from 'exiftool-vendored';
+import path from 'node:path';
+import { ExifTool, exiftoolPath, type Tags } from 'exiftool-vendored';
 import { messageOf } from '../util/errors.js';
+
+/**
+ * Runs the vendored ExifTool script under a few lines of perl that end it when its request pipe
+ * closes. In -stay_open mode ExifTool polls the pipe forever after end of file, so a Lumina killed
+ * by a signal would leave every idle ExifTool process running; the kernel closes the pipe (a
+ * socket pair, from Node) whatever killed us, and end of file on it means nobody will ever send
+ * another request.
+ */
+const EXIT_WHEN_ORPHANED = `
+use Symbol ();
+BEGIN {
+  *CORE::GLOBAL::sysread = sub (*\\$$;$) {
+    my $fh = ref $_[0] ? $_[0] : Symbol::qualify_to_ref($_[0], scalar caller);
+    my $n = @_ > 3 ? CORE::sysread($fh, \${$_[1]}, $_[2], $_[3]) : CORE::sysread($fh, \${$_[1]}, $_[2]);
+    CORE::exit(0) if defined $n && $n == 0 && (-p $fh || -S $fh);
+    return $n;
+  };
+}
+$0 = shift @ARGV;
+do $0;
+die $@ if $@;
+`;
+
+/** ExifTool refuses arguments with control characters in them (a newline in a file name). */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 /**
  * ExifTool through exiftool-vendored: one pool of long-lived perl processes per Lumina process
@@ -8,6 +36,9 @@ import { messageOf } from '../util/errors.js';
  */
 export class MetadataReader {
   readonly #exiftool: ExifTool;
+  /** A private folder for the links that stand in for names ExifTool cannot be given; made on first use. */
+  #aliasDir: Promise<string> | null = null;
+  #aliases = 0;
 
   constructor(maxProcs = os.availableParallelism()) {
     this.#exiftool = new ExifTool({
@@ -15,17 +46,46 @@ export class MetadataReader {
       taskTimeoutMillis: 60_000,
       // Metadata of a damaged file is still worth keeping; ExifTool's own verdict goes in the error.
       ignoreMinorErrors: true,
+      ...(process.platform === 'win32'
+        ? {}
+        : {
+            processFactory: async () =>
+              spawn('perl', ['-e', EXIT_WHEN_ORPHANED, await exiftoolPath(), '-stay_open', 'True', '-@', '-'], {
+                stdio: 'pipe',
+                env: { PATH: process.env.PATH, LANG: 'C', EXIFTOOL_HOME: process.env.EXIFTOOL_HOME },
+              }),
+          }),
     });
   }
 
   /** Never throws: a file ExifTool cannot parse yields its error message instead. */
   async read(file: string): Promise<{ tags: Tags; error: string | null }> {
     try {
-      const tags = await this.#exiftool.read(file);
+      const tags = await this.#withName(file, (name) => this.#exiftool.read(name));
+      if (tags.SourceFile !== file) Object.assign(tags, { SourceFile: file, FileName: path.basename(file), Directory: path.dirname(file) });
       const error = typeof tags.Error === 'string' ? tags.Error : null;
       return { tags, error };
     } catch (err) {
       return { tags: {} as Tags, error: `metadata: ${messageOf(err)}` };
+    }
+  }
+
+  /**
+   * Calls ExifTool with a name it accepts: the file's own, or for a name with a control character
+   * in it, a symbolic link to it under a plain name with the same extension (ExifTool reads the
+   * extension), removed afterwards.
+   */
+  async #withName<T>(file: string, use: (name: string) => Promise<T>): Promise<T> {
+    if (!CONTROL_CHARACTER.test(file)) return use(file);
+    // One folder for every concurrent call: the promise is kept, not its result.
+    this.#aliasDir ??= fs.promises.mkdtemp(path.join(os.tmpdir(), 'lumina-exiftool-'));
+    const ext = path.extname(file).replace(new RegExp(CONTROL_CHARACTER, 'g'), '');
+    const alias = path.join(await this.#aliasDir, `${this.#aliases++}${ext}`);
+    await fs.promises.symlink(path.resolve(file), alias);
+    try {
+      return await use(alias);
+    } finally {
+      await fs.promises.rm(alias, { force: true });
     }
   }
 
@@ -38,7 +98,7 @@ export class MetadataReader {
     for (const tag of ['JpgFromRaw', 'PreviewImage', 'OtherImage', 'ThumbnailImage']) {
       if (t[tag] === undefined) continue;
       try {
-        const buf = await this.#exiftool.extractBinaryTagToBuffer(tag, file);
+        const buf = await this.#withName(file, (name) => this.#exiftool.extractBinaryTagToBuffer(tag, name));
         if (buf.length > 0) return buf;
       } catch {
         /* try the next one */
@@ -49,6 +109,7 @@ export class MetadataReader {
 
   async close(): Promise<void> {
     await this.#exiftool.end();
+    if (this.#aliasDir) await fs.promises.rm(await this.#aliasDir, { recursive: true, force: true });
   }
 }
 

@@ -21,8 +21,18 @@ export interface PixelAnalysis {
   thumbnail: Buffer;
   /** EMBED_SIZE² RGB bytes for the CNN, when asked for. */
   embedInput?: Buffer;
+  /** The decoder's complaint about corrupt data it decoded around (the picture has gaps), or null. */
+  damage: string | null;
   timings: { decode: number; fingerprint: number; thumbnail: number };
 }
+
+/**
+ * libjpeg's warnings about entropy data it could not decode ("premature end of data segment",
+ * "bad Huffman code"): it fills the rest with grey and goes on. Extraneous bytes before a marker
+ * are also reported as corrupt data, but cost no pixels.
+ */
+const CORRUPT_DATA = /corrupt|bogus|invalid|huffman|resync/i;
+const HARMLESS_WARNING = /extraneous bytes before marker/i;
 
 /** A picture whose pixels cannot be analysed; the code says why for programs, the message for people. */
 export class PixelError extends Error {
@@ -62,15 +72,27 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: { 
   const orientation = header.orientation && header.orientation >= 1 && header.orientation <= 8 ? header.orientation : 1;
   const swap = orientation >= 5;
 
-  let base;
-  try {
-    base = await sharp(source, opts)
+  const decode = (failOn: 'truncated' | 'warning') =>
+    sharp(source, { ...opts, failOn })
       .rotate()
       .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
       .raw()
       .toBuffer({ resolveWithObject: true });
-  } catch (err) {
-    throw decodeError(err);
+  let base;
+  let damage: string | null = null;
+  try {
+    // A JPEG is decoded strictly first: libvips says nothing of corrupt data it decodes around
+    // unless asked to fail on it. Only a file that fails is decoded a second time, tolerantly.
+    base = await decode(header.format === 'jpeg' ? 'warning' : 'truncated');
+  } catch (strict) {
+    if (header.format !== 'jpeg') throw decodeError(strict);
+    try {
+      base = await decode('truncated');
+    } catch (err) {
+      throw decodeError(err);
+    }
+    const warning = messageOf(strict).replace(/^VipsJpeg:\s*/, '').split('\n')[0]!.trim();
+    if (CORRUPT_DATA.test(warning) && !HARMLESS_WARNING.test(warning)) damage = warning;
   }
   const t1 = performance.now();
 
@@ -105,6 +127,7 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: { 
     sharpness: Math.round(sharpness * 10) / 10,
     thumbnail,
     embedInput,
+    damage,
     timings: { decode: t1 - t0, fingerprint: t2 - t1, thumbnail: t3 - t2 },
   };
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { getAsset, listAssets, queryAssets, type AssetFilter, type AssetRow } from '../db/assets.js';
+import { getAsset, listAssets, queryAssets, type AssetFilter, type AssetQuery, type AssetRow } from '../db/assets.js';
 import type { Sql } from '../db/database.js';
 import { thumbnailDir, type Catalog } from '../model/catalog.js';
 import { UserError } from '../util/errors.js';
@@ -19,7 +19,7 @@ export class AssetService {
   }
 
   /** In path order, by offset (the CLI's listing). */
-  async list(catalog: Catalog, page: { limit: number; offset: number }): Promise<AssetView[]> {
+  async list(catalog: Catalog, page: AssetQuery): Promise<AssetView[]> {
     return (await listAssets(this.sql, catalog.schema_name, page)).map((r) => this.view(catalog, r));
   }
 

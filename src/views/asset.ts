@@ -35,6 +35,7 @@ export function assetView(row: AssetRow, thumbnailDir: string) {
     status: row.status,
     error: row.error,
     error_code: row.error_code ?? null,
+    metadata_error: row.metadata_error ?? null,
   };
 }
 

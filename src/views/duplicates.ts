@@ -21,6 +21,7 @@ export function groupView(g: GroupRow) {
       width: m.width,
       height: m.height,
       size: Number(m.size),
+      status: m.status,
     })),
     updated_at: g.updated_at,
   };

@@ -23,6 +23,8 @@ export interface FileTaskResult {
   readError?: FileError;
   /** Why the pixels could not be analysed (metadata and hash are still kept). */
   pixelError?: FileError;
+  /** The decoder's complaint about corrupt data it decoded around: the asset is damaged. */
+  damage?: string;
   thumbnailKey?: string;
 }
 

@@ -47,7 +47,7 @@ export default async function processFile(task: FileTask): Promise<FileTaskResul
     results.addTiming(task.slot, 'thumbnail', px.timings.thumbnail + performance.now() - t);
     results.markThumbnail(task.slot);
     if (px.embedInput && task.embedInputDir) await writeKeyed(task.embedInputDir, results.sha256Of(task.slot)!.toString('hex'), 'rgb', px.embedInput);
-    return { thumbnailKey };
+    return px.damage ? { thumbnailKey, damage: px.damage } : { thumbnailKey };
   } catch (err) {
     return { pixelError: err instanceof PixelError ? { code: err.code, message: err.message } : { code: 'undecodable', message: `cannot decode image: ${messageOf(err)}` } };
   }

@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { ASSET_STATUSES, type AssetStatus } from '../../model/asset.js';
 import { UserError } from '../../util/errors.js';
 import { printJson, wantsJson, withApp } from '../context.js';
 
@@ -14,10 +15,11 @@ export function registerAssets(program: Command): void {
     .requiredOption('--catalog <name>', 'catalog name or id')
     .option('--limit <n>', 'at most this many', count('--limit'), 100)
     .option('--offset <n>', 'skip this many', count('--offset'), 0)
-    .action(async (opts: { catalog: string; limit: number; offset: number }, cmd: Command) => {
+    .addOption(new Option('--status <status>', 'only assets in this status').choices(ASSET_STATUSES))
+    .action(async (opts: { catalog: string; limit: number; offset: number; status?: AssetStatus }, cmd: Command) => {
       await withApp(cmd, async ({ services }) => {
         const c = await services.catalogs.get(opts.catalog);
-        const views = await services.assets.list(c, { limit: opts.limit, offset: opts.offset });
+        const views = await services.assets.list(c, { limit: opts.limit, offset: opts.offset, status: opts.status });
         if (wantsJson(cmd)) return printJson(views);
         for (const a of views) {
           const what = a.error ? `ERROR ${a.error}` : `${a.width ?? '?'}×${a.height ?? '?'} ${a.taken_at ?? ''} ${[a.make, a.model].filter(Boolean).join(' ')}`;

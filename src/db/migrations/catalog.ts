@@ -146,6 +146,15 @@ export const catalogMigrations: { version: number; name: string; sql: (s: string
       alter table ${s}.assets add column error_code text;
     `,
   },
+  {
+    version: 4,
+    name: 'damaged pictures; why metadata could not be read',
+    sql: (s) => `
+      alter table ${s}.assets drop constraint assets_status_check;
+      alter table ${s}.assets add constraint assets_status_check check (status in ('ok', 'damaged', 'error', 'missing'));
+      alter table ${s}.assets add column metadata_error text;
+    `,
+  },
 ];
 
 export const CATALOG_SCHEMA_VERSION = catalogMigrations.at(-1)!.version;
