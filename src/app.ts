@@ -36,6 +36,8 @@ export interface Services {
 export interface App {
   config: LuminaConfig;
   mode: 'embedded' | 'cluster';
+  /** Which database: the embedded one holds the data directory's lock for this process alone. */
+  database: Database['kind'];
   services: Services;
   bus: EventBus;
   redis: Redis | null;
@@ -71,6 +73,7 @@ export async function openApp(config: LuminaConfig, options: AppOptions): Promis
     return {
       config,
       mode: app.mode,
+      database: db.kind,
       services,
       bus: app.bus,
       redis: app.redis,

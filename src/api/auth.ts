@@ -6,9 +6,14 @@ import type { Access } from './router.js';
 export interface Principal {
   name: string;
   readOnly: boolean;
+  /** The SHA-256 of the token presented; null for anonymous access on loopback. */
+  tokenHash: string | null;
 }
 
-const ANONYMOUS: Principal = { name: 'anonymous', readOnly: false };
+const ANONYMOUS: Principal = { name: 'anonymous', readOnly: false, tokenHash: null };
+
+/** How often the stored tokens are read again: a token revoked anywhere stops working within this. */
+export const TOKEN_REFRESH_MS = 2000;
 
 /** Is this bind address reachable only from this machine? */
 export function isLoopback(host: string): boolean {
@@ -16,14 +21,16 @@ export function isLoopback(host: string): boolean {
 }
 
 /**
- * Bearer tokens checked against an in-memory copy of the stored hashes (refreshed every few
- * seconds, and at most once a second on an unknown token, so a token made by
+ * Bearer tokens checked against an in-memory copy of the stored hashes (refreshed every
+ * TOKEN_REFRESH_MS, and at most once a second on an unknown token, so a token made by
  * `lumina token create` in another process works at once without a query per request).
+ * Tokens gone from one refresh to the next are announced, so open WebSockets can be closed.
  */
 export class Authenticator {
   #hashes = new Map<string, { name: string; read_only: boolean }>();
   #loadedAt = 0;
   #timer: NodeJS.Timeout | null = null;
+  readonly #revokedListeners: ((hashes: Set<string>) => void)[] = [];
 
   constructor(
     private readonly tokens: TokenService,
@@ -33,8 +40,18 @@ export class Authenticator {
 
   async start(): Promise<void> {
     await this.#refresh();
-    this.#timer = setInterval(() => void this.#refresh().catch(() => {}), 5000);
+    this.#timer = setInterval(() => void this.#refresh().catch(() => {}), TOKEN_REFRESH_MS);
     this.#timer.unref();
+  }
+
+  /** Calls `listener` with the hashes of tokens revoked (or deleted) since the last refresh. */
+  onRevoked(listener: (hashes: Set<string>) => void): void {
+    this.#revokedListeners.push(listener);
+  }
+
+  /** Reads the stored tokens now (after this process changed them). */
+  refresh(): Promise<void> {
+    return this.#refresh();
   }
 
   get tokenCount(): number {
@@ -43,11 +60,16 @@ export class Authenticator {
 
   async #refresh(): Promise<void> {
     this.#loadedAt = Date.now();
+    let next;
     try {
-      this.#hashes = await this.tokens.activeHashes();
+      next = await this.tokens.activeHashes();
     } catch (err) {
       process.stderr.write(`lumina: cannot load API tokens: ${messageOf(err)}\n`);
+      return;
     }
+    const gone = new Set([...this.#hashes.keys()].filter((h) => !next.has(h)));
+    this.#hashes = next;
+    if (gone.size) for (const listener of this.#revokedListeners) listener(gone);
   }
 
   /** Synchronous when the answer is known (the common case); async only to look up a new token. */
@@ -71,7 +93,7 @@ export class Authenticator {
     const t = this.#hashes.get(hash);
     if (!t) return null;
     if (access === 'write' && t.read_only) throw new HttpError(403, 'read_only_token', `token "${t.name}" is read-only`);
-    return { name: t.name, readOnly: t.read_only };
+    return { name: t.name, readOnly: t.read_only, tokenHash: hash };
   }
 
   close(): void {

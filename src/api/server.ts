@@ -29,6 +29,9 @@ export interface ServerOptions {
 
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
 
+/** The close code of a WebSocket whose token was revoked (4000-4999: the application's own). */
+export const WS_TOKEN_REVOKED = 4401;
+
 /**
  * The HTTP and WebSocket front end on uWebSockets.js: routing, auth, validation and CORS here;
  * everything else in the route handlers' services.
@@ -63,6 +66,13 @@ export class ApiServer {
     this.#openapi = JSON.stringify(openApiDocument(this.router.routes, opts.version, auth.required));
     this.#guard = new RequestGuard({ bindHost: opts.host, allowedHosts: opts.allowedHosts, corsOrigins: opts.corsOrigins, checkHost: !auth.required });
     this.#fanout = new EventFanout(this.#app);
+    // A revoked token ends the sessions opened with it, not only its next request.
+    auth.onRevoked((hashes) => {
+      for (const ws of [...this.#sockets]) {
+        const hash = ws.getUserData().tokenHash;
+        if (hash && hashes.has(hash)) ws.end(WS_TOKEN_REVOKED, 'token revoked');
+      }
+    });
     this.#app.any('/*', (res, req) => this.#http(res, req));
     this.#app.ws<SocketData>('/ws', {
       maxPayloadLength: 16 * 1024,
@@ -239,7 +249,7 @@ export class ApiServer {
     };
     const accept = (p: Principal) => {
       if (aborted) return;
-      res.cork(() => res.upgrade<SocketData>({ principal: p.name, topics: new Set(), closed: false, chain: Promise.resolve() }, key, protocol, extensions, context));
+      res.cork(() => res.upgrade<SocketData>({ principal: p.name, tokenHash: p.tokenHash, topics: new Set(), closed: false, chain: Promise.resolve() }, key, protocol, extensions, context));
     };
     try {
       this.#guard.checkHost(req.getHeader('host'));

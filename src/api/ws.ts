@@ -6,6 +6,8 @@ import { messageOf, UserError } from '../util/errors.js';
 
 export interface SocketData {
   principal: string;
+  /** The token the socket was opened with: it is closed when that token is revoked. */
+  tokenHash: string | null;
   topics: Set<string>;
   closed: boolean;
   /** The client's messages are handled one after another. */

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { UserError } from '../util/errors.js';
+import { privateSocketPath } from '../util/private-socket.js';
 
 /**
  * The embedded default: PGlite on disk under the data directory, served in-process over a Unix
@@ -16,25 +16,6 @@ export interface EmbeddedPostgres {
   /** The Unix socket to connect to. */
   socketPath: string;
   stop(): Promise<void>;
-}
-
-/** Longest path a Unix socket may have on Linux (sun_path is 108 bytes with its NUL). */
-const MAX_SOCKET_PATH = 107;
-
-/**
- * Where the socket goes: in the data directory, or, when that path is too long for a socket, in a
- * private folder of its own (0700) under the system's temporary directory.
- */
-function socketPlace(dataDir: string): { socketPath: string; cleanup(): void } {
-  const inData = path.join(dataDir, '.s.PGSQL.5432');
-  if (Buffer.byteLength(inData) <= MAX_SOCKET_PATH) {
-    // The data directory's lock is held: a socket file left here is a killed process's.
-    fs.rmSync(inData, { force: true });
-    return { socketPath: inData, cleanup: () => fs.rmSync(inData, { force: true }) };
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumina-db-'));
-  fs.chmodSync(dir, 0o700);
-  return { socketPath: path.join(dir, '.s.PGSQL.5432'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
 // A laptop-sized server: PGlite's default of 128 MB of shared buffers costs its resident memory
@@ -80,7 +61,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
       closeUp(pgdata);
     }
     const db = await PGlite.create(pgdata, { postgresqlconf: POSTGRESQL_CONF });
-    const place = socketPlace(dataDir);
+    const place = privateSocketPath(dataDir, '.s.PGSQL.5432');
     const server = new PGLiteSocketServer({ db, path: place.socketPath, maxConnections: 8 });
     await server.start();
     // Owner only, whatever the umask; the folder around it is private too.
@@ -108,6 +89,9 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
  */
 const heldHere = new Set<string>();
 
+/** The code of the UserError a second process gets (commands that can reach a running server branch on it). */
+export const DATA_DIR_IN_USE = 'data_dir_in_use';
+
 function takeLock(lockPath: string): () => void {
   if (heldHere.has(lockPath)) {
     throw new UserError(`the data directory ${path.dirname(lockPath)} is in use by another lumina process (this one, pid ${process.pid})`);
@@ -133,6 +117,8 @@ function takeLock(lockPath: string): () => void {
         throw new UserError(
           `the data directory ${path.dirname(lockPath)} is in use by another lumina process (pid ${owner}); ` +
             'wait for it to finish, use another --data-dir, or set DATABASE_URL to share a PostgreSQL server',
+          'conflict',
+          DATA_DIR_IN_USE,
         );
       }
       fs.rmSync(lockPath, { force: true });

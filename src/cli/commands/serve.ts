@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { AdminSocket } from '../../api/admin-socket.js';
 import { Authenticator, isLoopback } from '../../api/auth.js';
 import { HealthProbe } from '../../api/health.js';
 import { JobStateCache } from '../../api/job-state.js';
@@ -52,6 +53,11 @@ export function registerServe(program: Command, version: string): void {
             `serving ${opts.requireAuth ? 'with --require-auth' : `on ${opts.host}`} requires API tokens and none exist: ` +
               `create one with "lumina token create --name NAME"${opts.requireAuth ? '' : ' (or bind to 127.0.0.1)'}`,
           );
+        }
+        if (app.database === 'embedded') {
+          // The data directory is this process's alone: token commands reach it through this socket.
+          const admin = await AdminSocket.open(config.dataDir, app.services.tokens, () => auth.refresh());
+          closers.unshift(() => admin.close());
         }
         const health = new HealthProbe(app.pingDatabase, app.redis);
         await health.start();
