@@ -17,6 +17,7 @@ import { AssetService } from './services/asset-service.js';
 import { CatalogService } from './services/catalog-service.js';
 import { DuplicateService } from './services/duplicate-service.js';
 import { JobService } from './services/job-service.js';
+import { OrganizeService } from './services/organize-service.js';
 import { TokenService } from './services/token-service.js';
 
 /**
@@ -31,6 +32,7 @@ export interface Services {
   jobs: JobService;
   duplicates: DuplicateService;
   tokens: TokenService;
+  organize: OrganizeService;
 }
 
 export interface App {
@@ -128,7 +130,14 @@ function assemble(db: Database, config: LuminaConfig, executor: JobExecutor, bus
   let jobs: JobService | null = null;
   const catalogs = new CatalogService(db.sql, config.dataDir, (id) => jobs!.cancelAllOf(id));
   jobs = new JobService({ sql: db.sql, executor, bus, catalogs, exclusive: db.kind === 'embedded', leaseMs: config.jobLeaseMs });
-  return { catalogs, assets: new AssetService(db.sql, config.dataDir), jobs, duplicates: new DuplicateService(db.sql), tokens: new TokenService(db.sql) };
+  return {
+    catalogs,
+    assets: new AssetService(db.sql, config.dataDir),
+    jobs,
+    duplicates: new DuplicateService(db.sql),
+    tokens: new TokenService(db.sql),
+    organize: new OrganizeService(db.sql, catalogs, jobs),
+  };
 }
 
 /**

@@ -30,6 +30,7 @@ export class Authenticator {
   #hashes = new Map<string, { name: string; read_only: boolean }>();
   #loadedAt = 0;
   #timer: NodeJS.Timeout | null = null;
+  #pending: Promise<void> | null = null;
   readonly #revokedListeners: ((hashes: Set<string>) => void)[] = [];
 
   constructor(
@@ -81,12 +82,22 @@ export class Authenticator {
     const hash = this.tokens.hash(token);
     const known = this.#grant(hash, access);
     if (known) return known;
-    if (Date.now() - this.#loadedAt < 1000) throw new HttpError(401, 'invalid_token', 'the token is not valid');
-    return this.#refresh().then(() => {
+    return this.#refreshSoon().then(() => {
       const again = this.#grant(hash, access);
       if (!again) throw new HttpError(401, 'invalid_token', 'the token is not valid');
       return again;
     });
+  }
+
+  /**
+   * One read of the tokens shared by every request with an unknown token, at most once a second:
+   * a flood of wrong tokens costs one query a second, and a token made a moment ago still works.
+   */
+  #refreshSoon(): Promise<void> {
+    this.#pending ??= new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, 1000 - (Date.now() - this.#loadedAt))))
+      .then(() => this.#refresh())
+      .finally(() => (this.#pending = null));
+    return this.#pending;
   }
 
   #grant(hash: string, access: Access): Principal | null {

@@ -73,6 +73,8 @@ export const Progress = Type.Object(
     rate: Type.Number({ description: 'files per second' }),
     eta_s: Nullable(Type.Number()),
     stage: Type.String(),
+    bytes_done: Type.Optional(Type.Integer({ description: 'organize: bytes written or moved so far' })),
+    bytes_total: Type.Optional(Type.Integer()),
   },
   { $id: 'Progress' },
 );

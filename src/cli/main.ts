@@ -13,9 +13,16 @@ import { registerDupes } from './commands/dupes.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerToken } from './commands/token.js';
+import { registerOrganize } from './commands/organize.js';
 import { registerWorker } from './commands/worker.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+// `lumina … | head`: a reader that stops early is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 const program = new Command('lumina')
   .description('ingest, de-duplicate and organize very large photo and video archives')
@@ -35,6 +42,7 @@ registerMigrate(program);
 registerServe(program, pkg.version);
 registerWorker(program);
 registerToken(program);
+registerOrganize(program);
 
 try {
   await program.parseAsync(process.argv);

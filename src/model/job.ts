@@ -3,7 +3,8 @@
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export type FinalStatus = Exclude<JobStatus, 'queued' | 'running'>;
-export const JOB_TYPES = ['scan', 'duplicates'] as const;
+/** organize carries a plan out or rolls it back (params.direction); one at a time per catalog, either way. */
+export const JOB_TYPES = ['scan', 'duplicates', 'organize'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
 /** Why a job ended without completing, for programs to branch on (the message is for people). */
@@ -18,6 +19,9 @@ export interface JobProgress {
   eta_s: number | null;
   stage: string;
   message?: string;
+  /** Organize: bytes written or moved so far, and in all. */
+  bytes_done?: number;
+  bytes_total?: number;
 }
 
 export interface Job {

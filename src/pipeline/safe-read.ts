@@ -75,7 +75,7 @@ async function stallGuard<T>(p: Promise<T>, file: string): Promise<T> {
 }
 
 /** Every chunk of a regular file, at most `readLimit(discoveredSize)` bytes, each within the stall limit. */
-async function eachChunk(file: string, discoveredSize: number, use: (chunk: Buffer) => void): Promise<void> {
+async function eachChunk(file: string, discoveredSize: number, use: (chunk: Buffer) => void | Promise<void>): Promise<void> {
   const fh = await openRegular(file);
   try {
     const limit = readLimit(discoveredSize);
@@ -86,7 +86,7 @@ async function eachChunk(file: string, discoveredSize: number, use: (chunk: Buff
       if (bytesRead === 0) return;
       total += bytesRead;
       if (total > limit) throw new ReadError('changed', `the file grew past ${limit} bytes since it was found at ${discoveredSize}: read it again on the next scan`);
-      use(bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead));
+      await use(bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead));
     }
   } finally {
     await fh.close().catch(() => {});
@@ -96,13 +96,23 @@ async function eachChunk(file: string, discoveredSize: number, use: (chunk: Buff
 /** The whole file, bounded as above. */
 export async function readBounded(file: string, discoveredSize: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  await eachChunk(file, discoveredSize, (c) => chunks.push(c));
+  await eachChunk(file, discoveredSize, (c) => void chunks.push(c));
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** Every chunk of the file to `write`, in order, bounded as above; returns the SHA-256 of what was read. */
+export async function copyBounded(file: string, discoveredSize: number, write: (chunk: Buffer) => Promise<void>): Promise<Buffer> {
+  const hash = createHash('sha256');
+  await eachChunk(file, discoveredSize, async (c) => {
+    hash.update(c);
+    await write(c);
+  });
+  return hash.digest();
 }
 
 /** The SHA-256 of the file, streamed, bounded as above. */
 export async function hashBounded(file: string, discoveredSize: number): Promise<Buffer> {
   const hash = createHash('sha256');
-  await eachChunk(file, discoveredSize, (c) => hash.update(c));
+  await eachChunk(file, discoveredSize, (c) => void hash.update(c));
   return hash.digest();
 }

@@ -14,6 +14,7 @@ import { MemoryLedger } from '../jobs/ledger.js';
 import { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type ScanParams, type ScanSummary, type ShardWork } from '../jobs/scan.js';
 import { openShardWork } from '../jobs/shard-work.js';
+import { runOrganize, type OrganizeSummary } from '../jobs/organize.js';
 import { outputDirs, type Catalog } from '../model/catalog.js';
 import type { Job } from '../model/job.js';
 import { messageOf, UserError } from '../util/errors.js';
@@ -83,9 +84,9 @@ export class LocalRunner implements JobExecutor {
   }
 
   /** Runs one job to its end; null when it was cancelled. Throws (after recording it) when it fails. */
-  run(job: Job, catalog: Catalog): Promise<ScanSummary | DuplicatesSummary | null> {
+  run(job: Job, catalog: Catalog): Promise<ScanSummary | DuplicatesSummary | OrganizeSummary | null> {
     this.#leases.hold(job.id);
-    const body = job.type === 'duplicates' ? this.#runDuplicates(job, catalog) : this.#runScan(job, catalog);
+    const body = job.type === 'duplicates' ? this.#runDuplicates(job, catalog) : job.type === 'organize' ? this.#runOrganize(job, catalog) : this.#runScan(job, catalog);
     this.#bodies.set(job.id, body);
     const forget = () => {
       if (this.#bodies.get(job.id) === body) this.#bodies.delete(job.id);
@@ -217,6 +218,14 @@ export class LocalRunner implements JobExecutor {
       } finally {
         await closeDuplicates(work, null, job.id);
       }
+    });
+  }
+
+  #runOrganize(job: Job, catalog: Catalog): Promise<OrganizeSummary | null> {
+    return this.#runJob(job, async (signal) => {
+      const out = await runOrganize({ sql: this.sql, job, catalog, signal, progress: (p) => this.#publisher.publish(job, p) });
+      if (out?.job) this.#publisher.announce(out.job);
+      return out?.job ? out.summary : null;
     });
   }
 

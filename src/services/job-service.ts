@@ -9,6 +9,7 @@ import { duplicatesParams, type DuplicatesParams, type DuplicatesSummary } from 
 import type { JobExecutor } from '../jobs/executor.js';
 import { describeOwner, ownerIsGone } from '../jobs/lease.js';
 import { resolveInsideRoots } from '../jobs/paths.js';
+import type { OrganizeParams, OrganizeSummary } from '../jobs/organize.js';
 import type { ScanParams, ScanSummary } from '../jobs/scan.js';
 import { isUuid, looksLikeUuid, type Catalog } from '../model/catalog.js';
 import { isFinal, type Job, type JobProgress, type JobType } from '../model/job.js';
@@ -30,7 +31,10 @@ export interface JobServiceOptions {
 const TAKEN_OVER: Record<JobType, string> = {
   scan: 'interrupted before it finished; resumed by job',
   duplicates: 'interrupted before it finished; run again by job',
+  organize: 'interrupted before it finished; resumed from its journal by job',
 };
+
+type JobParams = ScanParams | DuplicatesParams | OrganizeParams;
 
 /**
  * Jobs, whoever starts them (API, CLI): one lock and lifecycle rule for all. A catalog has at
@@ -53,6 +57,16 @@ export class JobService {
   async submitDuplicates(catalogRef: string, params: Partial<DuplicatesParams> = {}): Promise<Job> {
     const catalog = await this.o.catalogs.get(catalogRef);
     return this.#submit(catalog, 'duplicates', this.#duplicatesParams(params));
+  }
+
+  /** An organize plan carried out, or rolled back, queued to the executor. */
+  submitOrganize(catalog: Catalog, params: OrganizeParams): Promise<Job> {
+    return this.#submit(catalog, 'organize', params);
+  }
+
+  /** `lumina organize apply|rollback`: run here and waited for. */
+  organizeHere(catalog: Catalog, params: OrganizeParams, onProgress?: (p: JobProgress) => void): Promise<OrganizeSummary> {
+    return this.#runHere<OrganizeSummary>(catalog, 'organize', params, onProgress);
   }
 
   /** `lumina ingest`: the catalog made or extended for these roots, then one scan run here and waited for. */
@@ -149,14 +163,14 @@ export class JobService {
     return this.o.executor.mode === 'cluster' ? ('cluster' as const) : ('local' as const);
   }
 
-  async #submit(catalog: Catalog, type: JobType, params: ScanParams | DuplicatesParams): Promise<Job> {
+  async #submit(catalog: Catalog, type: JobType, params: JobParams): Promise<Job> {
     const job = await this.#create(catalog, type, params);
     await this.o.executor.submit(job, catalog);
     this.o.bus.publish(eventForJob(job));
     return job;
   }
 
-  async #runHere<T>(catalog: Catalog, type: JobType, params: ScanParams | DuplicatesParams, onProgress?: (p: JobProgress) => void): Promise<T> {
+  async #runHere<T>(catalog: Catalog, type: JobType, params: JobParams, onProgress?: (p: JobProgress) => void): Promise<T> {
     const run = this.o.executor.run?.bind(this.o.executor);
     if (!run) throw new Error('this executor cannot run a job in this process');
     const job = await this.#create(catalog, type, params);
@@ -176,7 +190,7 @@ export class JobService {
    * The job's row, queued and owned by the executor. A catalog's active job of the same type
    * refuses it while its owner lives; one whose owner is gone is closed as interrupted first.
    */
-  async #create(catalog: Catalog, type: JobType, params: ScanParams | DuplicatesParams): Promise<Job> {
+  async #create(catalog: Catalog, type: JobType, params: JobParams): Promise<Job> {
     const id = randomUUID();
     const owner = this.o.executor.owner;
     for (let attempt = 0; ; attempt++) {
@@ -196,7 +210,11 @@ export class JobService {
 
 /** The refusal of a second job of a type on one catalog: HTTP 409, exit code 2. */
 function busy(catalog: Catalog, type: JobType, active: Job, self: string | null): UserError {
-  const what = type === 'scan' ? `catalog "${catalog.name}" is being scanned` : `duplicates of catalog "${catalog.name}" are being searched`;
+  const what = {
+    scan: `catalog "${catalog.name}" is being scanned`,
+    duplicates: `duplicates of catalog "${catalog.name}" are being searched`,
+    organize: `catalog "${catalog.name}" is being organized (or a plan rolled back)`,
+  }[type];
   const where = active.owner && active.owner === self ? 'by this process' : `by another lumina process (${describeOwner(active.owner)})`;
   return new UserError(`${what} ${where}: job ${active.id} is ${active.status}; wait for it to finish or cancel it`, 'conflict');
 }

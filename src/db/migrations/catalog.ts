@@ -155,6 +155,57 @@ export const catalogMigrations: { version: number; name: string; sql: (s: string
       alter table ${s}.assets add column metadata_error text;
     `,
   },
+  {
+    version: 5,
+    name: 'organize plans and their journal (the tables of version 1 were never written)',
+    sql: (s) => `
+      drop table ${s}.organize_actions;
+      drop table ${s}.organize_plans;
+      create table ${s}.organize_plans (
+        id uuid primary key,
+        dest text not null,
+        mode text not null check (mode in ('copy', 'move')),
+        template text not null,
+        duplicates text not null check (duplicates in ('skip', 'quarantine', 'include')),
+        min_confidence smallint not null,
+        status text not null default 'planned'
+          check (status in ('planned', 'applying', 'applied', 'failed', 'rolling_back', 'rolled_back')),
+        summary jsonb not null,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      );
+      create table ${s}.organize_actions (
+        id bigserial primary key,
+        plan_id uuid not null references ${s}.organize_plans(id) on delete cascade,
+        seq int not null,
+        asset_id bigint references ${s}.assets(id) on delete set null,
+        kind text not null check (kind in ('place', 'quarantine', 'skip')),
+        unit int not null,
+        role text not null,
+        source_path text not null,
+        target_path text,
+        size bigint not null,
+        mtime timestamptz not null,
+        sha256 bytea,
+        note text,
+        method text check (method in ('copy', 'link')),
+        state text not null default 'planned'
+          check (state in ('planned', 'writing', 'written', 'verified', 'committed', 'source_removed', 'done', 'failed')),
+        rollback_state text check (rollback_state in ('returning', 'returned', 'conflict')),
+        error text,
+        error_code text,
+        warning text,
+        updated_at timestamptz not null default now(),
+        unique (plan_id, seq)
+      );
+      -- Folders an apply made, so a rollback removes those (when empty) and no other.
+      create table ${s}.organize_dirs (
+        plan_id uuid not null references ${s}.organize_plans(id) on delete cascade,
+        path text not null,
+        primary key (plan_id, path)
+      );
+    `,
+  },
 ];
 
 export const CATALOG_SCHEMA_VERSION = catalogMigrations.at(-1)!.version;

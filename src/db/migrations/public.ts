@@ -68,4 +68,15 @@ export const publicMigrations: { version: number; name: string; sql: string }[] 
       create unique index jobs_one_active on public.jobs (catalog_id, type) where status in ('queued', 'running');
     `,
   },
+  {
+    version: 4,
+    name: 'organize plans by id, whatever their catalog',
+    sql: `
+      create table public.organize_plans (
+        id uuid primary key,
+        catalog_id uuid not null references public.catalogs(id) on delete cascade,
+        created_at timestamptz not null default now()
+      );
+    `,
+  },
 ];
