@@ -251,3 +251,16 @@ function resolvePrefix(value: string | undefined, name: string): string {
   }
   return value;
 }
+
+/**
+ * The environment ExifTool's processes get: what exiftool-vendored gives them (a C locale, and
+ * EXIFTOOL_HOME for a config file), plus PATH to find perl.
+ */
+export function exiftoolEnvironment(env: Env = process.env): Env {
+  return { PATH: env.PATH, LANG: 'C', EXIFTOOL_HOME: env.EXIFTOOL_HOME };
+}
+
+/** A test hook, not a setting: the organize journal point at which the process kills itself (see organize/failpoints.ts). */
+export function organizeKillPoint(env: Env = process.env): string {
+  return env.LUMINA_ORGANIZE_KILL_AT ?? '';
+}

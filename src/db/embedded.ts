@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { UserError } from '../util/errors.js';
+import { DATA_DIR_IN_USE, UserError } from '../util/errors.js';
 import { privateSocketPath } from '../util/private-socket.js';
 
 /**
@@ -89,8 +89,6 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
  */
 const heldHere = new Set<string>();
 
-/** The code of the UserError a second process gets (commands that can reach a running server branch on it). */
-export const DATA_DIR_IN_USE = 'data_dir_in_use';
 
 function takeLock(lockPath: string): () => void {
   if (heldHere.has(lockPath)) {

@@ -1,10 +1,12 @@
+import { organizeKillPoint } from '../config/config.js';
+
 /**
  * Named points in the organize journal where a test may have the process killed outright
  * (SIGKILL, as a power cut would), to prove that every interruption is finished by the next run.
  * Set LUMINA_ORGANIZE_KILL_AT=point[:n] (the n-th time the point is reached, default the first);
  * without it, each call is one comparison.
  */
-const spec = process.env.LUMINA_ORGANIZE_KILL_AT ?? '';
+const spec = organizeKillPoint();
 const [target, nth] = spec.split(':');
 let reached = 0;
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ExifTool, exiftoolPath, type Tags } from 'exiftool-vendored';
+import { exiftoolEnvironment } from '../config/config.js';
 import { messageOf } from '../util/errors.js';
 
 /**
@@ -52,7 +53,7 @@ export class MetadataReader {
             processFactory: async () =>
               spawn('perl', ['-e', EXIT_WHEN_ORPHANED, await exiftoolPath(), '-stay_open', 'True', '-@', '-'], {
                 stdio: 'pipe',
-                env: { PATH: process.env.PATH, LANG: 'C', EXIFTOOL_HOME: process.env.EXIFTOOL_HOME },
+                env: exiftoolEnvironment(),
               }),
           }),
     });

@@ -15,6 +15,9 @@ export class UserError extends Error {
   }
 }
 
+/** The code of the UserError a second process gets for an embedded data directory in use (the token commands then reach a running server instead). */
+export const DATA_DIR_IN_USE = 'data_dir_in_use';
+
 /** The message of anything thrown, on one line. */
 export function messageOf(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);

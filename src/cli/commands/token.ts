@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { runningServerTokens, type TokenAdmin } from '../../api/admin-socket.js';
-import { DATA_DIR_IN_USE } from '../../db/embedded.js';
-import { UserError } from '../../util/errors.js';
+import { DATA_DIR_IN_USE, UserError } from '../../util/errors.js';
 import { configOf, printJson, wantsJson, withApp } from '../context.js';
 
 /**
