@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { runCli } from './helpers/cli.js';
+import { writePhoto } from './helpers/corpus.js';
+import { actionsOf, makePlan, organize, partialFiles, treeDigest } from './helpers/organize.js';
+import { configFor, envFor, type Backend } from './helpers/postgres.js';
+import { tmpDir } from './helpers/tmp.js';
+
+// Applying and rolling back, on real files: copies verified, moves that leave the catalog pointing
+// at the files, sources restored byte for byte, across file systems too, and every refusal clear.
+
+async function archive(t: Test, backend: Backend, files = 6) {
+  const root = path.join(tmpDir(t), 'archive');
+  for (let i = 0; i < files; i++) {
+    const f = await writePhoto(path.join(root, `d${i % 2}`, `IMG_${i}.jpg`), { seed: i + 1, dateTimeOriginal: `2018:0${1 + (i % 3)}:1${i} 12:00:00` });
+    if (i === 0) fs.writeFileSync(f + '.xmp', '<x:xmpmeta/>');
+  }
+  const config = await configFor(t, backend);
+  const env = envFor(config);
+  const r = await runCli(['ingest', root, '--catalog', 'Lib', '--json'], { env });
+  t.equal(r.code, 0, r.stderr);
+  return { root, env, config };
+}
+
+const assetPaths = async (env: Record<string, string>) =>
+  (JSON.parse((await runCli(['assets', 'list', '--catalog', 'Lib', '--json', '--limit', '1000'], { env })).stdout) as { path: string }[]).map((a) => a.path).sort();
+
+for (const backend of ['pglite', 'postgres'] as const) {
+  t.test(`move and roll back (${backend}): the catalog follows the files, and the archive comes back byte for byte`, async (t) => {
+    const { root, env } = await archive(t, backend);
+    const original = treeDigest(root);
+    const dest = path.join(tmpDir(t), 'library');
+    const { id, summary } = await makePlan(env, ['--catalog', 'Lib', '--dest', dest, '--mode', 'move']);
+    t.equal(summary.files, 7, 'six pictures and a sidecar');
+    const applied = await organize(env, ['apply', id, '--json']);
+    t.equal(applied.code, 0, applied.stderr);
+    const out = JSON.parse(applied.stdout);
+    t.match(out, { done: 7, failed: 0, plan_status: 'applied' });
+    t.same(treeDigest(root), [], 'the sources are gone from the archive');
+    t.same(treeDigest(dest).map((x) => x[1]).sort(), original.map((x) => x[1]).sort(), 'every file is in the library with its bytes');
+    t.same(partialFiles(dest), [], 'no partial files');
+    const paths = await assetPaths(env);
+    t.ok(paths.every((p) => p.startsWith(dest + '/') && fs.existsSync(p)), 'the catalog points at the moved files');
+    const catalog = JSON.parse((await runCli(['catalog', 'show', 'Lib', '--json'], { env })).stdout);
+    t.equal(catalog.organized_directory, dest, 'the catalog records DEST');
+
+    const again = await organize(env, ['apply', id, '--json']);
+    t.equal(again.code, 0, again.stderr);
+    t.equal(JSON.parse(again.stdout).done, 0, 'applying again does nothing');
+
+    const rolled = await organize(env, ['rollback', id, '--json']);
+    t.equal(rolled.code, 0, rolled.stderr);
+    t.match(JSON.parse(rolled.stdout), { done: 7, conflicts: 0, plan_status: 'rolled_back' });
+    t.same(treeDigest(root), original, 'the archive is byte-identical to what it was');
+    t.notOk(fs.existsSync(dest), 'the folders the plan made are gone');
+    t.same(await assetPaths(env), original.filter(([p]) => !p.endsWith('.xmp')).map(([p]) => path.join(root, p)).sort(), 'the catalog points at the sources again');
+    const refused = await organize(env, ['apply', id]);
+    t.equal(refused.code, 2);
+    t.match(refused.stderr, /rolled back: make a new plan/);
+  });
+}
+
+t.test('copy: sources untouched, copies verified; rollback removes only what it wrote', async (t) => {
+  const { root, env } = await archive(t, 'pglite');
+  const original = treeDigest(root);
+  const dest = path.join(tmpDir(t), 'library');
+  fs.mkdirSync(dest);
+  fs.writeFileSync(path.join(dest, 'mine.txt'), 'the user’s own file');
+  const { id } = await makePlan(env, ['--catalog', 'Lib', '--dest', dest]);
+  const out = JSON.parse((await organize(env, ['apply', id, '--json'])).stdout);
+  t.match(out, { done: 7, failed: 0 });
+  t.same(treeDigest(root), original, 'the archive is untouched');
+  t.equal(treeDigest(dest).length, 8, 'seven copies beside the user’s file');
+  // A copy the user edited afterwards is theirs now: rollback keeps it.
+  const edited = (await actionsOf(env, id)).actions.find((a) => a.role === 'primary')!.target!;
+  fs.appendFileSync(edited, 'edited');
+  const rolled = JSON.parse((await organize(env, ['rollback', id, '--json'])).stdout);
+  t.match(rolled, { done: 6, conflicts: 1 });
+  t.same(treeDigest(dest).map(([p]) => p).sort(), ['mine.txt', path.relative(dest, edited)].sort(), 'only the edited copy and the user’s file remain');
+  t.match((await actionsOf(env, id)).actions.find((a) => a.target === edited)?.warning, /changed since it was written: kept/);
+});
+
+t.test('across file systems (EXDEV): a move is a verified copy, and comes back the same way', { skip: !fs.existsSync('/dev/shm') && 'no /dev/shm' }, async (t) => {
+  const { root, env } = await archive(t, 'pglite', 3);
+  if (fs.statSync('/dev/shm').dev === fs.statSync(root).dev) {
+    t.fail('/dev/shm is on the same file system here: no second file system to move across');
+    return;
+  }
+  const original = treeDigest(root);
+  const dest = fs.mkdtempSync('/dev/shm/lumina-organize-');
+  t.teardown(() => fs.rmSync(dest, { recursive: true, force: true }));
+  const { id, summary } = await makePlan(env, ['--catalog', 'Lib', '--dest', path.join(dest, 'lib'), '--mode', 'move']);
+  t.equal(summary.bytes_to_write, summary.bytes, 'every byte crosses over');
+  t.match(JSON.parse((await organize(env, ['apply', id, '--json'])).stdout), { done: 4, failed: 0 });
+  t.same(treeDigest(root), []);
+  t.same(partialFiles(dest), []);
+  t.match(JSON.parse((await organize(env, ['rollback', id, '--json'])).stdout), { done: 4, conflicts: 0 });
+  t.same(treeDigest(root), original, 'back byte for byte');
+});
+
+t.test('a source changed since the plan, and a name taken since, fail alone and clearly; nothing is overwritten', async (t) => {
+  const { root, env } = await archive(t, 'pglite', 4);
+  const dest = path.join(tmpDir(t), 'library');
+  const { id } = await makePlan(env, ['--catalog', 'Lib', '--dest', dest, '--mode', 'move']);
+  const { actions } = await actionsOf(env, id);
+  const changed = actions.find((a) => a.source.endsWith('IMG_1.jpg'))!;
+  fs.appendFileSync(changed.source, 'more bytes');
+  const blocked = actions.find((a) => a.source.endsWith('IMG_2.jpg'))!;
+  fs.mkdirSync(path.dirname(blocked.target!), { recursive: true });
+  fs.writeFileSync(blocked.target!, 'someone else’s file');
+  const out = JSON.parse((await organize(env, ['apply', id, '--json'])).stdout);
+  t.match(out, { done: 3, failed: 2 });
+  const after = (await actionsOf(env, id)).actions;
+  t.match(after.find((a) => a.seq === changed.seq), { state: 'failed', error_code: 'source_changed', error: /changed since the plan was made/ });
+  t.match(after.find((a) => a.seq === blocked.seq), { state: 'failed', error_code: 'target_exists', error: /never overwritten/ });
+  t.ok(fs.existsSync(changed.source) && fs.existsSync(blocked.source), 'both sources are where they were');
+  t.equal(fs.readFileSync(blocked.target!, 'utf8'), 'someone else’s file', 'the file in the way is untouched');
+  t.same(partialFiles(dest), []);
+});
+
+t.test('a byte flipped in a partial copy fails verification; the source is untouched', async (t) => {
+  const { env } = await archive(t, 'pglite', 1);
+  const dest = path.join(tmpDir(t), 'library');
+  const { id } = await makePlan(env, ['--catalog', 'Lib', '--dest', dest]);
+  const killed = await organize(env, ['apply', id], { LUMINA_ORGANIZE_KILL_AT: 'after_written' });
+  t.equal(killed.signal, 'SIGKILL', 'killed once a partial copy was whole and recorded');
+  const written = (await actionsOf(env, id)).actions.find((a) => a.state === 'written')!;
+  t.ok(written, 'an action stopped at written');
+  const sourceBytes = fs.readFileSync(written.source);
+  const file = path.join(path.dirname(written.target!), `.lumina-partial-${id.slice(0, 8)}-${written.seq}`);
+  const bytes = fs.readFileSync(file);
+  bytes[bytes.length >> 1]! ^= 0x01;
+  fs.writeFileSync(file, bytes);
+  const resumed = JSON.parse((await organize(env, ['apply', id, '--json'])).stdout);
+  t.equal(resumed.failed, 1, 'the flipped copy fails');
+  t.match((await actionsOf(env, id)).actions.find((a) => a.seq === written.seq), { state: 'failed', error_code: 'verify_failed' });
+  t.same(fs.readFileSync(written.source), sourceBytes, 'the source is untouched');
+  t.same(partialFiles(dest), [], 'the bad copy is removed');
+  t.notOk(fs.existsSync(written.target!), 'and never linked into place');
+});
