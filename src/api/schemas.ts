@@ -2,6 +2,17 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { JOB_ERROR_CODES, JOB_STATUSES, JOB_TYPES } from '../model/job.js';
 import { ASSET_STATUSES } from '../model/asset.js';
 import { FILE_ERROR_CODES } from '../model/file-errors.js';
+import {
+  ACTION_KINDS,
+  ACTION_STATES,
+  DEFAULT_MIN_CONFIDENCE,
+  DEFAULT_TEMPLATE,
+  DUPLICATE_POLICIES,
+  ORGANIZE_ERROR_CODES,
+  ORGANIZE_MODES,
+  PLAN_STATUSES,
+  ROLLBACK_STATES,
+} from '../model/organize.js';
 
 /**
  * The API's boundary types, defined once: they validate requests, type the handlers (Static<>)
@@ -172,6 +183,7 @@ export const DuplicateMember = Type.Object(
     width: Nullable(Type.Integer()),
     height: Nullable(Type.Integer()),
     size: Type.Integer(),
+    status: Type.Union(ASSET_STATUSES.map((s) => Type.Literal(s)), { description: 'a damaged copy is never the keeper while an intact one exists' }),
     thumbnail_url: Nullable(Type.String()),
   },
   { $id: 'DuplicateMember' },
@@ -220,6 +232,71 @@ export const GroupParams = Type.Object({ id: Uuid, group_id: Type.String({ patte
 export const IdParams = Type.Object({ id: Uuid }, strict);
 export const AssetParams = Type.Object({ id: Uuid, asset_id: Type.String({ pattern: '^[0-9]{1,18}$' }) }, strict);
 
+export const PlanRequest = Type.Object(
+  {
+    dest: AbsolutePath,
+    mode: Type.Optional(Type.Union(ORGANIZE_MODES.map((m) => Type.Literal(m)), { default: 'copy' })),
+    template: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, default: DEFAULT_TEMPLATE })),
+    duplicates: Type.Optional(Type.Union(DUPLICATE_POLICIES.map((m) => Type.Literal(m)), { default: 'quarantine' })),
+    min_confidence: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: DEFAULT_MIN_CONFIDENCE })),
+  },
+  { ...strict, $id: 'PlanRequest' },
+);
+export type PlanRequest = Static<typeof PlanRequest>;
+
+export const OrganizePlan = Type.Object(
+  {
+    id: Type.String(),
+    catalog: Type.Object({ id: Type.String(), name: Type.String() }),
+    dest: Type.String(),
+    mode: Type.Union(ORGANIZE_MODES.map((m) => Type.Literal(m))),
+    template: Type.String(),
+    duplicates: Type.Union(DUPLICATE_POLICIES.map((m) => Type.Literal(m))),
+    min_confidence: Type.Integer(),
+    status: Type.Union(PLAN_STATUSES.map((m) => Type.Literal(m))),
+    summary: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Boolean()]), { description: 'files, bytes, placed, duplicates, undated, conflicts, sidecars, skipped, bytes_to_write, case_sensitive' }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: 'OrganizePlan' },
+);
+
+export const OrganizeAction = Type.Object(
+  {
+    seq: Type.Integer(),
+    asset_id: Nullable(Type.Integer()),
+    source: Type.String(),
+    target: Nullable(Type.String()),
+    kind: Type.Union(ACTION_KINDS.map((m) => Type.Literal(m))),
+    unit: Type.Integer({ description: 'the seq of the primary of the files that travel together' }),
+    role: Type.String({ description: 'primary, pair (RAW+JPEG), live (a Live Photo video), sidecar' }),
+    size: Type.Integer(),
+    state: Type.Union(ACTION_STATES.map((m) => Type.Literal(m))),
+    rollback_state: Nullable(Type.Union(ROLLBACK_STATES.map((m) => Type.Literal(m)))),
+    note: Nullable(Type.String()),
+    error: Nullable(Type.String()),
+    error_code: Nullable(Type.String({ description: ORGANIZE_ERROR_CODES.join(', ') })),
+    warning: Nullable(Type.String()),
+  },
+  { $id: 'OrganizeAction' },
+);
+
+export const OrganizePlanPage = Type.Object({ items: Type.Array(Type.Ref(OrganizePlan)) }, { $id: 'OrganizePlanPage' });
+export const OrganizePlanDetail = Type.Object(
+  { plan: Type.Ref(OrganizePlan), actions: Type.Array(Type.Ref(OrganizeAction)), next_cursor: Nullable(Type.String()) },
+  { $id: 'OrganizePlanDetail' },
+);
+export const PlanActionsQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 500 })),
+    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'next_cursor of the previous page (a seq)' })),
+  },
+  strict,
+);
+export type PlanActionsQuery = Static<typeof PlanActionsQuery>;
+export const OrganizeJobRequest = Type.Object({ catalog_id: Uuid, plan_id: Uuid }, { ...strict, $id: 'OrganizeJobRequest' });
+export type OrganizeJobRequest = Static<typeof OrganizeJobRequest>;
+
 export const Health = Type.Object(
   {
     status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
@@ -252,4 +329,5 @@ export const Worker = Type.Object(
 export const COMPONENTS = [
   ErrorBody, CatalogCreate, CatalogPatch, Catalog, ScanRequest, Progress, Job, JobPage, Asset, AssetPage, Health, Worker, Uuid,
   DuplicatesRequest, DuplicateMember, DuplicateGroup, DuplicatePage, ResolveRequest,
+  PlanRequest, OrganizePlan, OrganizeAction, OrganizePlanPage, OrganizePlanDetail, OrganizeJobRequest,
 ];

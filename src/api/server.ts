@@ -11,6 +11,7 @@ import { assetRoutes } from './routes/assets.js';
 import { catalogRoutes } from './routes/catalogs.js';
 import { jobRoutes } from './routes/jobs.js';
 import { duplicateRoutes } from './routes/duplicates.js';
+import { organizeRoutes } from './routes/organize.js';
 import { systemRoutes, type ServerStats } from './routes/system.js';
 import { Router, validate, type Route } from './router.js';
 import { EventFanout, handleClientMessage, type SocketData } from './ws.js';
@@ -60,6 +61,7 @@ export class ApiServer {
       ...assetRoutes(deps),
       ...jobRoutes(deps),
       ...duplicateRoutes(deps),
+      ...organizeRoutes(deps),
     ]) {
       this.router.add(r);
     }

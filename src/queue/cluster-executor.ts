@@ -4,7 +4,7 @@ import type { Catalog } from '../model/catalog.js';
 import type { Job } from '../model/job.js';
 import type { JobExecutor } from '../jobs/executor.js';
 import type { JobLedger } from '../jobs/ledger.js';
-import { bullIds, QUEUE_NAMES, RETRYING, type DedupePlanPayload, type DiscoverPayload, type QueueName } from './names.js';
+import { bullIds, QUEUE_NAMES, RETRYING, type DedupePlanPayload, type DiscoverPayload, type OrganizePayload, type QueueName } from './names.js';
 
 /** The queues as a producer sees them: what the API and `lumina worker` enqueue into. */
 export class QueueSet {
@@ -40,6 +40,11 @@ export class ClusterExecutor implements JobExecutor {
   ) {}
 
   async submit(job: Job, _catalog: Catalog): Promise<void> {
+    if (job.type === 'organize') {
+      const payload: OrganizePayload = { job_id: job.id };
+      await this.queues.queues.organize.add('organize', payload, { ...RETRYING, jobId: bullIds.organize(job.id) });
+      return;
+    }
     if (job.type === 'duplicates') {
       const payload: DedupePlanPayload = { job_id: job.id };
       await this.queues.queues.dedupe.add('plan', payload, { ...RETRYING, jobId: bullIds.dedupePlan(job.id) });
@@ -57,6 +62,7 @@ export class ClusterExecutor implements JobExecutor {
     await this.ledger.cancel(jobId);
     await this.queues.queues.discover.remove(bullIds.discover(jobId)).catch(() => 0);
     await this.queues.queues.dedupe.remove(bullIds.dedupePlan(jobId)).catch(() => 0);
+    await this.queues.queues.organize.remove(bullIds.organize(jobId)).catch(() => 0);
   }
 
   async close(): Promise<void> {}

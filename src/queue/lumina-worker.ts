@@ -9,7 +9,8 @@ import { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { RateMeter } from '../runner/rate-meter.js';
 import { UserError, messageOf } from '../util/errors.js';
 import { QueueSet } from './cluster-executor.js';
-import { QUEUE_NAMES, type QueueName } from './names.js';
+import { DEFAULT_QUEUES, QUEUE_NAMES, type QueueName } from './names.js';
+import { createOrganizeProcessors } from './organize-processors.js';
 import { createProcessors } from './processors.js';
 import { createDedupeProcessors } from './dedupe-processors.js';
 import { openDedupeWork, type DedupeWork } from '../jobs/dedupe-work.js';
@@ -19,7 +20,7 @@ import { connectRedis } from './redis.js';
 import { WorkerRegistry } from './worker-registry.js';
 
 /** Queues whose work, failing for good, fails the whole job (a shard's failure is reported by finalize instead). */
-const JOB_ENDING = new Set<QueueName>(['discover', 'finalize', 'dedupe']);
+const JOB_ENDING = new Set<QueueName>(['discover', 'finalize', 'dedupe', 'organize']);
 
 export interface WorkerOptions {
   /** Shards in flight at once on this host (the thread pool is shared by them). */
@@ -86,9 +87,10 @@ export class LuminaWorker {
       joins: this.#dedupeWork.joins,
       embedder: this.#dedupeWork.embedder,
     });
-    const all = { ...processors, ...dedupeProcessors };
+    const organizeProcessors = createOrganizeProcessors({ sql: this.sql, ledger: this.#ledger, publisher: this.#publisher, shutdown: this.#shutdown.signal });
+    const all = { ...processors, ...dedupeProcessors, ...organizeProcessors };
     // A search or embed job spreads over this host's threads itself: one at a time.
-    const concurrencyOf: Record<QueueName, number> = { discover: 1, ingest: this.opts.concurrency, finalize: 2, dedupe: 1, search: 1, embed: 1 };
+    const concurrencyOf: Record<QueueName, number> = { discover: 1, ingest: this.opts.concurrency, finalize: 2, dedupe: 1, search: 1, embed: 1, organize: 1 };
     for (const name of this.opts.queues) {
       const processor = all[name] as Processor;
       const counted: Processor = async (job, token) => {
@@ -154,7 +156,7 @@ export class LuminaWorker {
 }
 
 export function parseQueues(text: string | undefined): QueueName[] {
-  if (!text) return [...QUEUE_NAMES];
+  if (!text) return [...DEFAULT_QUEUES];
   const names = text.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) {
     if (!(QUEUE_NAMES as readonly string[]).includes(n)) throw new UserError(`unknown queue "${n}" (queues: ${QUEUE_NAMES.join(', ')})`);

@@ -5,10 +5,15 @@ import type { DiscoveredFile, DiscoveryProblem } from '../pipeline/discover.js';
 /**
  * The queues: a scan flows discover → ingest → finalize; a duplicates job dedupe (plan) →
  * search slices and embed batches → dedupe (finalize). embed is its own queue so GPU hosts can
- * take just that (`lumina worker --queues embed`).
+ * take just that (`lumina worker --queues embed`). An organize job is one job on organize.
  */
-export const QUEUE_NAMES = ['discover', 'ingest', 'finalize', 'dedupe', 'search', 'embed'] as const;
+export const QUEUE_NAMES = ['discover', 'ingest', 'finalize', 'dedupe', 'search', 'embed', 'organize'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
+/**
+ * What a worker takes without --queues: all but organize, which writes into DEST and so needs a
+ * host that sees both the archive and the library (`lumina worker --queues organize`).
+ */
+export const DEFAULT_QUEUES = QUEUE_NAMES.filter((q) => q !== 'organize');
 
 /** Payloads, one per queue: the only shapes that travel through Redis. */
 export interface DiscoverPayload {
@@ -49,6 +54,9 @@ export interface EmbedPayload {
   /** Contents (SHA-256 hex) to embed. */
   shas: string[];
 }
+export interface OrganizePayload {
+  job_id: string;
+}
 export interface DedupeFinalizePayload {
   job_id: string;
   catalog_id: string;
@@ -72,6 +80,7 @@ export const bullIds = {
   dedupeFinalize: (jobId: string) => `${jobId}-dedupe-finalize`,
   search: (jobId: string, i: number) => `${jobId}-search-${i}`,
   embed: (jobId: string, i: number) => `${jobId}-embed-${i}`,
+  organize: (jobId: string) => `${jobId}-organize`,
 };
 
 /** Keys Lumina itself keeps beside BullMQ's. */
