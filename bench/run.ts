@@ -2,6 +2,7 @@ import { benchApi, wsClients } from './api.js';
 import { benchCluster } from './cluster.js';
 import { benchDedupe } from './dedupe.js';
 import { benchIngest, ingestPhase } from './ingest.js';
+import { benchOrganize } from './organize.js';
 
 /** `npm run bench -- NAME [options]`: one benchmark by name. */
 const benches: Record<string, (argv: string[]) => Promise<void>> = {
@@ -10,6 +11,7 @@ const benches: Record<string, (argv: string[]) => Promise<void>> = {
   api: benchApi,
   cluster: benchCluster,
   dedupe: benchDedupe,
+  organize: benchOrganize,
   'ws-clients': wsClients,
 };
 
