@@ -139,3 +139,15 @@ t.test('a byte flipped in a partial copy fails verification; the source is untou
   t.same(partialFiles(dest), [], 'the bad copy is removed');
   t.notOk(fs.existsSync(written.target!), 'and never linked into place');
 });
+
+t.test('a share that refuses times and permissions (EPERM) costs a warning, not the file', async (t) => {
+  const { root, env } = await archive(t, 'pglite', 2);
+  const original = treeDigest(root);
+  const dest = path.join(tmpDir(t), 'library');
+  const { id } = await makePlan(env, ['--catalog', 'Lib', '--dest', dest]);
+  const out = JSON.parse((await organize(env, ['apply', id, '--json'], { LUMINA_ORGANIZE_INJECT: 'utimes_eperm' })).stdout);
+  t.match(out, { done: 3, failed: 0 }, 'every file copied');
+  const { actions } = await actionsOf(env, id);
+  t.ok(actions.every((a) => /times not kept: permission denied/.test(a.warning ?? '')), 'each action says what was not kept');
+  t.same(treeDigest(dest).map(([, h]) => h).sort(), original.map(([, h]) => h).sort(), 'with every byte');
+});

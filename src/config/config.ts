@@ -264,3 +264,8 @@ export function exiftoolEnvironment(env: Env = process.env): Env {
 export function organizeKillPoint(env: Env = process.env): string {
   return env.LUMINA_ORGANIZE_KILL_AT ?? '';
 }
+
+/** A test hook, not a setting: file-system errors the organize journal pretends to get (see organize/failpoints.ts). */
+export function organizeInjectedErrors(env: Env = process.env): string {
+  return env.LUMINA_ORGANIZE_INJECT ?? '';
+}

@@ -6,7 +6,7 @@ import type { OrganizeErrorCode, OrganizeMode } from '../model/organize.js';
 import { describeFsError } from '../pipeline/discover.js';
 import { copyBounded, hashBounded, ReadError } from '../pipeline/safe-read.js';
 import { messageOf } from '../util/errors.js';
-import { failpoint } from './failpoints.js';
+import { failpoint, injectedError } from './failpoints.js';
 
 /**
  * One action of a plan, carried through its journal (see ACTION_STATES): every step is committed
@@ -109,8 +109,9 @@ async function sameDevice(file: string, dir: string): Promise<boolean> {
 async function keepAttributes(source: string, target: string): Promise<string | null> {
   const st = await fs.stat(source);
   const warnings: string[] = [];
-  await fs.utimes(target, st.atime, st.mtime).catch((err) => warnings.push(`times not kept: ${describeFsError(err)}`));
-  await fs.chmod(target, st.mode & 0o777).catch((err) => warnings.push(`permissions not kept: ${describeFsError(err)}`));
+  const refused = injectedError('utimes_eperm');
+  await (refused ? Promise.reject(refused) : fs.utimes(target, st.atime, st.mtime)).catch((err) => warnings.push(`times not kept: ${describeFsError(err)}`));
+  await (refused ? Promise.reject(refused) : fs.chmod(target, st.mode & 0o777)).catch((err) => warnings.push(`permissions not kept: ${describeFsError(err)}`));
   return warnings.length ? warnings.join('; ') : null;
 }
 
