@@ -55,7 +55,7 @@ for (const backend of BACKENDS) {
       const schemas = async () => (await sql`select schema_name from information_schema.schemata where schema_name = ${c.schema_name}`).length;
       t.equal(await schemas(), 1);
       const tables = await sql`select table_name from information_schema.tables where table_schema = ${c.schema_name} order by 1`;
-      t.same(tables.map((r) => r.table_name), ['asset_tags', 'assets', 'audit_log', 'duplicate_candidates', 'duplicate_groups', 'duplicate_members', 'embeddings', 'organize_actions', 'organize_plans', 'tags']);
+      t.same(tables.map((r) => r.table_name), ['asset_tags', 'assets', 'audit_log', 'duplicate_candidates', 'duplicate_groups', 'duplicate_members', 'embeddings', 'organize_actions', 'organize_dirs', 'organize_plans', 'tags']);
       await t.rejects(catalogs.create({ name: 'Family', sourceDirectories: [] }), /already exists/);
       await t.rejects(catalogs.create({ name: '  ', sourceDirectories: [] }), /may not be empty/);
       t.equal((await catalogs.get(c.id)).name, 'Family', 'found by id');

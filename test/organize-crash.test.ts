@@ -79,3 +79,20 @@ t.test('move: killed at every step, finished; rollback killed at every step, fin
     t.notOk(fs.existsSync(dest), `${command} ${point}: the library folders are gone`);
   }
 });
+
+t.test('rollback straight after a crashed apply: what was half done is undone, the rest was never touched', async (t) => {
+  const { root, env, original } = await setUp(t);
+  for (const [mode, point] of [['move', 'linked'], ['move', 'source_unlinked'], ['copy', 'partial_synced'], ['copy', 'after_verified']] as const) {
+    const dest = path.join(tmpDir(t), `lib-${mode}-${point}`);
+    const { id } = await makePlan(env, ['--catalog', 'Crash', '--dest', dest, '--mode', mode]);
+    const killed = await organize(env, ['apply', id], { LUMINA_ORGANIZE_KILL_AT: `${point}:2` });
+    t.equal(killed.signal, 'SIGKILL', `${mode} apply killed at ${point}`);
+    const back = await organize(env, ['rollback', id, '--json']);
+    t.equal(back.code, 0, back.stderr);
+    t.equal(JSON.parse(back.stdout).conflicts, 0, `${mode} ${point}: no conflicts`);
+    t.same(treeDigest(root), original, `${mode} ${point}: the archive is byte-identical`);
+    t.notOk(fs.existsSync(dest), `${mode} ${point}: nothing is left in the library, partial files included`);
+    const paths = (JSON.parse((await runCli(['assets', 'list', '--catalog', 'Crash', '--json'], { env })).stdout) as { path: string }[]).map((a) => a.path);
+    t.ok(paths.every((p) => p.startsWith(root + '/')), `${mode} ${point}: the catalog points at the archive`);
+  }
+});

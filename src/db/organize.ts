@@ -93,20 +93,27 @@ export async function listActions(sql: Sql, schema: string, planId: string, page
   return rows.map(toAction);
 }
 
-/** Actions an apply still has to finish, in plan order. */
-export async function unfinishedActions(sql: Sql, schema: string, planId: string, afterSeq: number, limit: number): Promise<StoredAction[]> {
+/** A slice of a plan: the actions with from <= seq < to. */
+export interface SeqRange {
+  from: number;
+  to: number;
+}
+
+/** Actions of the slice an apply still has to finish, in plan order, after `afterSeq`. */
+export async function unfinishedActions(sql: Sql, schema: string, planId: string, range: SeqRange, afterSeq: number, limit: number): Promise<StoredAction[]> {
   const rows = await sql<ActionRow[]>`
     select * from ${catalogSchema(sql, schema)}.organize_actions
-    where plan_id = ${planId} and seq > ${afterSeq} and state not in ('done', 'failed') order by seq limit ${limit}`;
+    where plan_id = ${planId} and seq >= ${range.from} and seq < ${range.to} and seq > ${afterSeq}
+      and state not in ('done', 'failed') order by seq limit ${limit}`;
   return rows.map(toAction);
 }
 
-/** Actions a rollback still has to undo, last first: those that reached the target, not yet returned. */
-export async function actionsToUndo(sql: Sql, schema: string, planId: string, beforeSeq: number, limit: number): Promise<StoredAction[]> {
+/** Actions of the slice a rollback still has to undo, last first, before `beforeSeq`: those that reached the target, not yet returned. */
+export async function actionsToUndo(sql: Sql, schema: string, planId: string, range: SeqRange, beforeSeq: number, limit: number): Promise<StoredAction[]> {
   const rows = await sql<ActionRow[]>`
     select * from ${catalogSchema(sql, schema)}.organize_actions
-    where plan_id = ${planId} and seq < ${beforeSeq} and kind <> 'skip'
-      and (state in ('committed', 'source_removed', 'done') or rollback_state = 'returning')
+    where plan_id = ${planId} and seq >= ${range.from} and seq < ${range.to} and seq < ${beforeSeq} and kind <> 'skip'
+      and (state in ('writing', 'written', 'verified', 'committed', 'source_removed', 'done') or rollback_state = 'returning')
       and rollback_state is distinct from 'returned' and rollback_state is distinct from 'conflict'
     order by seq desc limit ${limit}`;
   return rows.map(toAction);

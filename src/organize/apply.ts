@@ -281,8 +281,16 @@ export async function undoAction(a: StoredAction, ctx: ActionContext): Promise<U
   const back = (a.asset_id !== null && ctx.mode === 'move') ? { assetPath: { assetId: a.asset_id, path: source } } : {};
   const holdsOurs = async (file: string) => (await exists(file)) && sameHash(a.sha256, await hashBounded(file, a.size).catch(() => Buffer.alloc(0)));
 
+  // An apply killed before this action was committed: its partial file, and a link it made, go; the source never moved.
+  if (a.rollback_state === null && (a.state === 'writing' || a.state === 'written' || a.state === 'verified')) {
+    await fs.rm(partialPath(a), { force: true });
+    if ((await exists(target)) && (await exists(source)) && ((await sameFile(source, target)) || (await holdsOurs(target)))) await fs.unlink(target);
+    await ctx.journal.step(a, { rollbackState: 'returned' });
+    return 'returned';
+  }
   // Both there (a copy, or a move killed before its source was removed): only the library's file goes.
-  const sourceKept = ctx.mode === 'copy' || a.state === 'committed';
+  // A move recorded as committed may have lost its source just before the kill: it is looked at, not assumed.
+  const sourceKept = ctx.mode === 'copy' || (a.state === 'committed' && (await exists(source)));
   if (a.rollback_state === null && sourceKept) {
     if (await exists(target)) {
       if (!(await sameFile(source, target)) && !(await holdsOurs(target))) return conflict(`${target} was changed since it was written: kept`);

@@ -87,7 +87,7 @@ export class LuminaWorker {
       joins: this.#dedupeWork.joins,
       embedder: this.#dedupeWork.embedder,
     });
-    const organizeProcessors = createOrganizeProcessors({ sql: this.sql, ledger: this.#ledger, publisher: this.#publisher, shutdown: this.#shutdown.signal });
+    const organizeProcessors = createOrganizeProcessors({ sql: this.sql, queues: this.#queues, ledger: this.#ledger, publisher: this.#publisher, shutdown: this.#shutdown.signal });
     const all = { ...processors, ...dedupeProcessors, ...organizeProcessors };
     // A search or embed job spreads over this host's threads itself: one at a time.
     const concurrencyOf: Record<QueueName, number> = { discover: 1, ingest: this.opts.concurrency, finalize: 2, dedupe: 1, search: 1, embed: 1, organize: 1 };

@@ -57,6 +57,17 @@ export interface EmbedPayload {
 export interface OrganizePayload {
   job_id: string;
 }
+export interface OrganizeSlicePayload {
+  job_id: string;
+  catalog_id: string;
+  index: number;
+  /** The actions with from <= seq < to. */
+  range: { from: number; to: number };
+}
+export interface OrganizeFinalizePayload {
+  job_id: string;
+  catalog_id: string;
+}
 export interface DedupeFinalizePayload {
   job_id: string;
   catalog_id: string;
@@ -81,6 +92,8 @@ export const bullIds = {
   search: (jobId: string, i: number) => `${jobId}-search-${i}`,
   embed: (jobId: string, i: number) => `${jobId}-embed-${i}`,
   organize: (jobId: string) => `${jobId}-organize`,
+  organizeSlice: (jobId: string, i: number) => `${jobId}-organize-slice-${i}`,
+  organizeFinalize: (jobId: string) => `${jobId}-organize-finalize`,
 };
 
 /** Keys Lumina itself keeps beside BullMQ's. */
