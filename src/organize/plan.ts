@@ -269,7 +269,8 @@ function placementOf(unit: Unit, input: PlanInput): Placement {
   const { options, template, losers, roots } = input;
   const primary = unit.primary;
   const primaryStem = stemOf(primary.path);
-  const suffixes = unit.members.map((m, i) => (i === 0 ? path.extname(primary.path) : suffixOf(m.path, primaryStem)));
+  // Media members take the unit's stem with their own extension; a sidecar keeps what follows the stem (`.JPG.xmp`).
+  const suffixes = unit.members.map((m, i) => (i === 0 || m.asset ? path.extname(m.path) : suffixOf(m.path, primaryStem)));
   const base = { unit, suffixes, undated: false, why: null as string | null };
   if (unit.members.some((m) => m.asset && !m.asset.sha256)) {
     return { ...base, kind: 'skip', dirRel: '', stem: primaryStem, why: 'no checksum in the catalog (the file could not be read): a copy could not be verified' };
