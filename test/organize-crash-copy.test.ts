@@ -1,8 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import t, { type Test } from 'tap';
-import { runCli } from './helpers/cli.js';
-import { actionsOf, COPY_POINTS, crashCatalog, expectLibrary, killAndResume, makePlan, MOVE_POINTS, organize, ROLLBACK_POINTS, treeDigest } from './helpers/organize.js';
+import t from 'tap';
+import { actionsOf, COPY_POINTS, crashCatalog, expectLibrary, killAndResume, makePlan, treeDigest } from './helpers/organize.js';
 import { tmpDir } from './helpers/tmp.js';
 
 // SIGKILL at every step of the journal, then the same command again: the plan finishes with every
