@@ -1,34 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { runCli } from './helpers/cli.js';
-import { writePhoto } from './helpers/corpus.js';
-import { actionsOf, makePlan, organize, partialFiles, treeDigest } from './helpers/organize.js';
-import { configFor, envFor, type Backend } from './helpers/postgres.js';
+import { actionsOf, makePlan, organize, organizeArchive, partialFiles, treeDigest } from './helpers/organize.js';
 import { tmpDir } from './helpers/tmp.js';
 
 // Applying and rolling back, on real files: copies verified, moves that leave the catalog pointing
 // at the files, sources restored byte for byte, across file systems too, and every refusal clear.
 
-async function archive(t: Test, backend: Backend, files = 6) {
-  const root = path.join(tmpDir(t), 'archive');
-  for (let i = 0; i < files; i++) {
-    const f = await writePhoto(path.join(root, `d${i % 2}`, `IMG_${i}.jpg`), { seed: i + 1, dateTimeOriginal: `2018:0${1 + (i % 3)}:1${i} 12:00:00` });
-    if (i === 0) fs.writeFileSync(f + '.xmp', '<x:xmpmeta/>');
-  }
-  const config = await configFor(t, backend);
-  const env = envFor(config);
-  const r = await runCli(['ingest', root, '--catalog', 'Lib', '--json'], { env });
-  t.equal(r.code, 0, r.stderr);
-  return { root, env, config };
-}
 
 const assetPaths = async (env: Record<string, string>) =>
   (JSON.parse((await runCli(['assets', 'list', '--catalog', 'Lib', '--json', '--limit', '1000'], { env })).stdout) as { path: string }[]).map((a) => a.path).sort();
 
 for (const backend of ['pglite', 'postgres'] as const) {
   t.test(`move and roll back (${backend}): the catalog follows the files, and the archive comes back byte for byte`, async (t) => {
-    const { root, env } = await archive(t, backend);
+    const { root, env } = await organizeArchive(t, backend);
     const original = treeDigest(root);
     const dest = path.join(tmpDir(t), 'library');
     const { id, summary } = await makePlan(env, ['--catalog', 'Lib', '--dest', dest, '--mode', 'move']);
@@ -62,7 +48,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
 }
 
 t.test('copy: sources untouched, copies verified; rollback removes only what it wrote', async (t) => {
-  const { root, env } = await archive(t, 'pglite');
+  const { root, env } = await organizeArchive(t, 'pglite');
   const original = treeDigest(root);
   const dest = path.join(tmpDir(t), 'library');
   fs.mkdirSync(dest);

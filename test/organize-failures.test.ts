@@ -1,30 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import t, { type Test } from 'tap';
-import { runCli } from './helpers/cli.js';
-import { writePhoto } from './helpers/corpus.js';
-import { actionsOf, makePlan, organize, partialFiles, treeDigest } from './helpers/organize.js';
-import { configFor, envFor, type Backend } from './helpers/postgres.js';
+import t from 'tap';
+import { actionsOf, makePlan, organize, organizeArchive, partialFiles, treeDigest } from './helpers/organize.js';
 import { tmpDir } from './helpers/tmp.js';
 
 // What goes wrong while applying: another file system, a source changed since the plan, a name
 // taken since, a copy that does not verify, a share that refuses times. Each is clear and loses nothing.
 
-async function archive(t: Test, backend: Backend, files = 6) {
-  const root = path.join(tmpDir(t), 'archive');
-  for (let i = 0; i < files; i++) {
-    const f = await writePhoto(path.join(root, `d${i % 2}`, `IMG_${i}.jpg`), { seed: i + 1, dateTimeOriginal: `2018:0${1 + (i % 3)}:1${i} 12:00:00` });
-    if (i === 0) fs.writeFileSync(f + '.xmp', '<x:xmpmeta/>');
-  }
-  const config = await configFor(t, backend);
-  const env = envFor(config);
-  const r = await runCli(['ingest', root, '--catalog', 'Lib', '--json'], { env });
-  t.equal(r.code, 0, r.stderr);
-  return { root, env, config };
-}
 
 t.test('across file systems (EXDEV): a move is a verified copy, and comes back the same way', { skip: !fs.existsSync('/dev/shm') && 'no /dev/shm' }, async (t) => {
-  const { root, env } = await archive(t, 'pglite', 3);
+  const { root, env } = await organizeArchive(t, 'pglite', 3);
   if (fs.statSync('/dev/shm').dev === fs.statSync(root).dev) {
     t.fail('/dev/shm is on the same file system here: no second file system to move across');
     return;
@@ -42,7 +27,7 @@ t.test('across file systems (EXDEV): a move is a verified copy, and comes back t
 });
 
 t.test('a source changed since the plan, and a name taken since, fail alone and clearly; nothing is overwritten', async (t) => {
-  const { root, env } = await archive(t, 'pglite', 4);
+  const { root, env } = await organizeArchive(t, 'pglite', 4);
   const dest = path.join(tmpDir(t), 'library');
   const { id } = await makePlan(env, ['--catalog', 'Lib', '--dest', dest, '--mode', 'move']);
   const { actions } = await actionsOf(env, id);
@@ -62,7 +47,7 @@ t.test('a source changed since the plan, and a name taken since, fail alone and 
 });
 
 t.test('a byte flipped in a partial copy fails verification; the source is untouched', async (t) => {
-  const { env } = await archive(t, 'pglite', 1);
+  const { env } = await organizeArchive(t, 'pglite', 1);
   const dest = path.join(tmpDir(t), 'library');
   const { id } = await makePlan(env, ['--catalog', 'Lib', '--dest', dest]);
   const killed = await organize(env, ['apply', id], { LUMINA_ORGANIZE_KILL_AT: 'after_written' });
@@ -83,7 +68,7 @@ t.test('a byte flipped in a partial copy fails verification; the source is untou
 });
 
 t.test('a share that refuses times and permissions (EPERM) costs a warning, not the file', async (t) => {
-  const { root, env } = await archive(t, 'pglite', 2);
+  const { root, env } = await organizeArchive(t, 'pglite', 2);
   const original = treeDigest(root);
   const dest = path.join(tmpDir(t), 'library');
   const { id } = await makePlan(env, ['--catalog', 'Lib', '--dest', dest]);

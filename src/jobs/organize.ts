@@ -50,7 +50,7 @@ const LANES = 4;
 const PAGE = 200;
 
 export const emptyTotals = (): SliceTotals => ({ done: 0, failed: 0, skipped: 0, conflicts: 0, bytes: 0 });
-const paramsOf = (job: Job) => job.params as unknown as OrganizeParams;
+export const paramsOf = (job: Pick<Job, 'params'>) => job.params as unknown as OrganizeParams;
 
 /** The slices of a plan of `files` actions. */
 export function sliceRanges(files: number, size = SLICE_ACTIONS): SeqRange[] {

@@ -3,7 +3,7 @@ import type { Sql } from '../db/database.js';
 import { getPlan } from '../db/organize.js';
 import { activeJobRow, catalogLookup, claimJob } from '../jobs/claim.js';
 import type { JobLedger } from '../jobs/ledger.js';
-import { addTotals, beginOrganize, emptyTotals, finishOrganize, organizeSlice, sliceRanges, type OrganizeParams, type SliceTotals } from '../jobs/organize.js';
+import { addTotals, beginOrganize, emptyTotals, finishOrganize, organizeSlice, paramsOf, sliceRanges, type SliceTotals } from '../jobs/organize.js';
 import type { ProgressPublisher } from '../jobs/progress-publisher.js';
 import type { QueueSet } from './cluster-executor.js';
 import { bullIds, RETRYING, type OrganizeFinalizePayload, type OrganizePayload, type OrganizeSlicePayload } from './names.js';
@@ -35,7 +35,7 @@ export function createOrganizeProcessors(deps: OrganizeProcessorDeps) {
     const organized = await beginOrganize(sql, job, catalog);
     const ranges = sliceRanges(organized.summary.files);
     await ledger.begin(job.id, organized.summary.files);
-    const direction = (job.params as unknown as OrganizeParams).direction;
+    const direction = paramsOf(job).direction;
     await queues.flows.add({
       name: 'finalize',
       queueName: 'organize',
@@ -56,13 +56,13 @@ export function createOrganizeProcessors(deps: OrganizeProcessorDeps) {
     const job = await activeJobRow(sql, job_id);
     const catalog = await catalogOf(catalog_id);
     if (!job || !catalog || (await ledger.isCancelled(job_id))) return { cancelled: true };
-    const row = await getPlan(sql, catalog.schema_name, (job.params as unknown as OrganizeParams).plan_id);
+    const row = await getPlan(sql, catalog.schema_name, paramsOf(job).plan_id);
     if (!row) return { cancelled: true };
     const abort = new AbortController();
     const stop = () => abort.abort('shutdown');
     deps.shutdown.addEventListener('abort', stop);
     const watch = setInterval(() => void ledger.isCancelled(job_id).then((c) => c && abort.abort('cancelled'), () => {}), 1000);
-    const stage = (job.params as unknown as OrganizeParams).direction;
+    const stage = paramsOf(job).direction;
     try {
       const totals = await organizeSlice({
         sql, job, catalog, plan: { ...row, catalog_id: catalog.id }, range, signal: abort.signal,
@@ -81,7 +81,7 @@ export function createOrganizeProcessors(deps: OrganizeProcessorDeps) {
     const job = await activeJobRow(sql, bull.data.job_id);
     const catalog = await catalogOf(bull.data.catalog_id);
     if (!job || !catalog) return { skipped: 'gone' };
-    const row = await getPlan(sql, catalog.schema_name, (job.params as unknown as OrganizeParams).plan_id);
+    const row = await getPlan(sql, catalog.schema_name, paramsOf(job).plan_id);
     if (!row) return { skipped: 'gone' };
     const totals = emptyTotals();
     for (const v of Object.values(await bull.getChildrenValues<SliceTotals | { cancelled: true }>())) if (!('cancelled' in v)) addTotals(totals, v);

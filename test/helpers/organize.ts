@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Test } from 'tap';
 import { runCli, type CliResult } from './cli.js';
 import { writePhoto } from './corpus.js';
-import { configFor, envFor } from './postgres.js';
+import { configFor, envFor, type Backend } from './postgres.js';
 import { tmpDir } from './tmp.js';
 
 /** Every file under `dir` with the SHA-256 of its bytes, by path relative to `dir`, sorted: what "byte-identical" compares. */
@@ -88,5 +88,20 @@ export async function killAndResume(t: Test, env: Record<string, string>, comman
 export function expectLibrary(t: Test, dest: string, original: [string, string][], point: string) {
   t.same(treeDigest(dest).map(([p, h]) => [path.basename(p), h]).sort(), original.map(([p, h]) => [path.basename(p), h]).sort(), `${point}: each file once in the library, whole, no _1 copy`);
   t.same(partialFiles(dest), [], `${point}: no partial file left`);
+}
+
+
+/** An archive of `files` dated pictures (the first with a sidecar), ingested into catalog Lib. */
+export async function organizeArchive(t: Test, backend: Backend, files = 6) {
+  const root = path.join(tmpDir(t), 'archive');
+  for (let i = 0; i < files; i++) {
+    const f = await writePhoto(path.join(root, `d${i % 2}`, `IMG_${i}.jpg`), { seed: i + 1, dateTimeOriginal: `2018:0${1 + (i % 3)}:1${i} 12:00:00` });
+    if (i === 0) fs.writeFileSync(f + '.xmp', '<x:xmpmeta/>');
+  }
+  const config = await configFor(t, backend);
+  const env = envFor(config);
+  const r = await runCli(['ingest', root, '--catalog', 'Lib', '--json'], { env });
+  t.equal(r.code, 0, r.stderr);
+  return { root, env, config };
 }
 
