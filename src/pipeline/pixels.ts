@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type SharpOptions } from 'sharp';
 import type { FileErrorCode } from '../model/file-errors.js';
 import { messageOf } from '../util/errors.js';
 import { dhashFromGray, laplacianVariance, lumaOf, phashesFromGray } from './fingerprint.js';
@@ -49,7 +49,19 @@ export class PixelError extends Error {
  * Decodes an image once, shrunk on load to thumbnail size with the EXIF orientation applied, and
  * derives from those pixels the perceptual hashes, a sharpness measure and the WebP thumbnail.
  */
-export async function analyzePixels(source: Buffer, maxPixels: number, opts2: { embedInput?: boolean } = {}): Promise<PixelAnalysis> {
+export interface AnalyzeOptions {
+  /** Also produce the CNN's input. */
+  embedInput?: boolean;
+  /**
+   * Where the decoder's warning on a JPEG that failed the strict decode is asked for again. libvips
+   * keeps its error text in one buffer per process, which every sharp call clears when it ends: with
+   * other threads decoding, the message that came with the failure may be wiped or mixed with
+   * theirs. Without this, that message is taken as it came (right when nothing else decodes).
+   */
+  jpegWarning?: (source: Buffer, maxPixels: number) => Promise<string | null>;
+}
+
+export async function analyzePixels(source: Buffer, maxPixels: number, opts2: AnalyzeOptions = {}): Promise<PixelAnalysis> {
   if (source.length === 0) throw new PixelError('empty', 'empty file (0 bytes)');
   const t0 = performance.now();
   const opts = { limitInputPixels: maxPixels, failOn: 'truncated' as const, sequentialRead: true };
@@ -72,12 +84,7 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: { 
   const orientation = header.orientation && header.orientation >= 1 && header.orientation <= 8 ? header.orientation : 1;
   const swap = orientation >= 5;
 
-  const decode = (failOn: 'truncated' | 'warning') =>
-    sharp(source, { ...opts, failOn })
-      .rotate()
-      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+  const decode = (failOn: 'truncated' | 'warning') => decodeShrunk(source, { ...opts, failOn });
   let base;
   let damage: string | null = null;
   try {
@@ -91,8 +98,10 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: { 
     } catch (err) {
       throw decodeError(err);
     }
-    const warning = messageOf(strict).replace(/^VipsJpeg:\s*/, '').split('\n')[0]!.trim();
-    if (CORRUPT_DATA.test(warning) && !HARMLESS_WARNING.test(warning)) damage = warning;
+    const warning = (opts2.jpegWarning ? await opts2.jpegWarning(source, maxPixels) : null) ?? warningIn(strict);
+    if (warning === null || (CORRUPT_DATA.test(warning) && !HARMLESS_WARNING.test(warning))) {
+      damage = warning ?? 'corrupt JPEG data (the decoder gave no message)';
+    }
   }
   const t1 = performance.now();
 
@@ -130,6 +139,34 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: { 
     damage,
     timings: { decode: t1 - t0, fingerprint: t2 - t1, thumbnail: t3 - t2 },
   };
+}
+
+/** The one decode every path shares: shrunk on load to thumbnail size, EXIF orientation applied. */
+function decodeShrunk(source: Buffer, opts: SharpOptions) {
+  return sharp(source, opts)
+    .rotate()
+    .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+}
+
+/** The decoder's first warning in a strict decode's error; null when the text is not libjpeg's (lost). */
+function warningIn(err: unknown): string | null {
+  const line = messageOf(err).split('\n').find((l) => l.startsWith('VipsJpeg:'));
+  return line ? line.replace(/^VipsJpeg:\s*/, '').trim() : null;
+}
+
+/**
+ * Decodes a JPEG strictly and returns the decoder's first warning, or null when it decodes clean.
+ * Trustworthy only where no other decode runs in the same process at the same time.
+ */
+export async function jpegWarning(source: Buffer, maxPixels: number): Promise<string | null> {
+  try {
+    await decodeShrunk(source, { limitInputPixels: maxPixels, failOn: 'warning', sequentialRead: true });
+    return null;
+  } catch (err) {
+    return warningIn(err) ?? messageOf(err).split('\n')[0]!.trim();
+  }
 }
 
 /** sharp's decode errors, translated once: libvips says what went wrong only in its message text. */

@@ -7,6 +7,7 @@ import { analyzePixels, PixelError } from '../pipeline/pixels.js';
 import { hashBounded, ReadError, readBounded } from '../pipeline/safe-read.js';
 import { messageOf } from '../util/errors.js';
 import type { FileTask, FileTaskResult } from './file-task.js';
+import { JpegWarningHelper } from './jpeg-warning.js';
 import { SharedResults } from './shared-results.js';
 import { PARTIAL_DIR } from './file-task.js';
 
@@ -16,6 +17,8 @@ sharp.cache(false);
 
 /** Files up to this size are read whole (hashed and decoded from one read); larger ones are streamed. */
 const WHOLE_READ_LIMIT = 256 * 1024 * 1024;
+
+const jpegWarnings = new JpegWarningHelper();
 
 export default async function processFile(task: FileTask): Promise<FileTaskResult> {
   const results = new SharedResults(task.results);
@@ -38,7 +41,7 @@ export default async function processFile(task: FileTask): Promise<FileTaskResul
   const source = task.pixels ? Buffer.from(task.pixels.buffer, task.pixels.byteOffset, task.pixels.byteLength) : bytes;
   if (!source) return {};
   try {
-    const px = await analyzePixels(source, task.maxPixels, { embedInput: task.embedInputDir !== null });
+    const px = await analyzePixels(source, task.maxPixels, { embedInput: task.embedInputDir !== null, jpegWarning: jpegWarnings.warningOf });
     results.setPixels(task.slot, px);
     results.addTiming(task.slot, 'decode', px.timings.decode);
     results.addTiming(task.slot, 'fingerprint', px.timings.fingerprint);
