@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { JOB_ERROR_CODES, JOB_STATUSES, JOB_TYPES } from '../model/job.js';
 import { ASSET_STATUSES } from '../model/asset.js';
 import { FILE_ERROR_CODES } from '../model/file-errors.js';
+import { GROUP_SORTS, SORT_DIRECTIONS } from '../model/duplicates.js';
 import {
   ACTION_KINDS,
   ACTION_STATES,
@@ -149,12 +150,38 @@ export const Asset = Type.Object(
     error: Nullable(Type.String()),
     error_code: Nullable(Type.String({ description: `why the file failed or is damaged, for programs: ${FILE_ERROR_CODES.join(', ')}` })),
     metadata_error: Nullable(Type.String({ description: 'why ExifTool could not read the metadata (the asset may still be ok)' })),
+    thumbnail_url: Nullable(Type.String()),
+    original_url: Type.String({ description: 'the file itself (Range requests; ?token= where no header can be sent)' }),
   },
   { $id: 'Asset', additionalProperties: true, description: 'the main fields; every field of `lumina assets list --json` is present' },
 );
 
 export const AssetPage = Type.Object({ items: Type.Array(Type.Ref(Asset)), next_cursor: Nullable(Type.String()) }, { $id: 'AssetPage' });
 export const JobPage = Type.Object({ items: Type.Array(Type.Ref(Job)), next_before: Nullable(Type.String()) }, { $id: 'JobPage' });
+
+export const JobFailuresQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$', description: 'next_cursor of the previous page' })),
+  },
+  strict,
+);
+export type JobFailuresQuery = Static<typeof JobFailuresQuery>;
+
+export const JobFailure = Type.Object(
+  {
+    asset_id: Nullable(Type.Integer({ description: 'null for a file or folder a scan could not reach' })),
+    path: Type.String(),
+    code: Type.String({ description: 'why, for programs' }),
+    message: Type.String(),
+  },
+  { $id: 'JobFailure' },
+);
+
+export const JobFailurePage = Type.Object(
+  { items: Type.Array(Type.Ref(JobFailure)), next_cursor: Nullable(Type.String()) },
+  { $id: 'JobFailurePage', description: 'scan: files that failed (and, on the first page, what discovery could not read); organize: failed actions' },
+);
 
 export const DuplicatesRequest = Type.Object(
   {
@@ -184,7 +211,13 @@ export const DuplicateMember = Type.Object(
     height: Nullable(Type.Integer()),
     size: Type.Integer(),
     status: Type.Union(ASSET_STATUSES.map((s) => Type.Literal(s)), { description: 'a damaged copy is never the keeper while an intact one exists' }),
+    file_type: Type.String({ description: 'image, raw or video' }),
+    ext: Type.String({ description: 'lower case, without the dot' }),
+    taken_at: Nullable(Timestamp),
+    make: Nullable(Type.String()),
+    model: Nullable(Type.String()),
     thumbnail_url: Nullable(Type.String()),
+    original_url: Type.String({ description: 'the file itself (Range requests; ?token= where no header can be sent)' }),
   },
   { $id: 'DuplicateMember' },
 );
@@ -197,20 +230,37 @@ export const DuplicateGroup = Type.Object(
     keeper_asset_id: Nullable(Type.Integer()),
     reason: Nullable(Type.String()),
     review_status: Type.Union(REVIEW_STATUSES.map((k) => Type.Literal(k))),
+    version: Type.Integer({ description: 'goes up with every change to the group; send it back as if_version' }),
+    bytes_reclaimable: Type.Integer({ description: 'sum of the sizes of the members other than the keeper' }),
+    max_distance: Nullable(Type.Integer({ description: 'the largest distance of a member from the keeper' })),
+    taken_at: Nullable(Timestamp),
     members: Type.Array(Type.Ref(DuplicateMember)),
     updated_at: Timestamp,
   },
   { $id: 'DuplicateGroup' },
 );
 
-export const DuplicatePage = Type.Object({ items: Type.Array(Type.Ref(DuplicateGroup)), next_cursor: Nullable(Type.String()) }, { $id: 'DuplicatePage' });
+export const DuplicatePage = Type.Object(
+  {
+    items: Type.Array(Type.Ref(DuplicateGroup)),
+    next_cursor: Nullable(Type.String({ description: 'sort=id: the cursor of the next page; null for other orders and on the last page' })),
+    next_offset: Nullable(Type.Integer({ description: 'the offset of the next page; null on the last page' })),
+    total: Type.Integer({ description: 'groups matching kind and status, over all pages' }),
+  },
+  { $id: 'DuplicatePage' },
+);
 
 export const DuplicateListQuery = Type.Object(
   {
     kind: Type.Optional(Type.Union(GROUP_KINDS.map((k) => Type.Literal(k)))),
     status: Type.Optional(Type.Union(REVIEW_STATUSES.map((k) => Type.Literal(k)))),
+    sort: Type.Optional(Type.Union(GROUP_SORTS.map((k) => Type.Literal(k)), {
+      description: 'id (default); bytes: bytes_reclaimable; kind; distance: max_distance (none first); date: the keeper’s taken_at (undated last)',
+    })),
+    dir: Type.Optional(Type.Union(SORT_DIRECTIONS.map((k) => Type.Literal(k)), { description: 'default desc for bytes and date, asc otherwise' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$', description: 'next_cursor of the previous page' })),
+    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$', description: 'next_cursor of the previous page (sort=id only)' })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, description: 'groups to skip: next_offset of the previous page' })),
   },
   strict,
 );
@@ -222,10 +272,43 @@ export const ResolveRequest = Type.Object(
       description: 'resolved: keep `keep` (default the keeper), mark the others for removal; dismissed: not duplicates; open: undo',
     }),
     keep: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 10_000, description: 'asset ids of members to keep' })),
+    if_version: Type.Optional(Type.Integer({ minimum: 0, description: 'the version the decision was made on: 409 stale_group, and nothing changes, if the group has changed since' })),
   },
   { ...strict, $id: 'ResolveRequest' },
 );
 export type ResolveRequest = Static<typeof ResolveRequest>;
+
+export const BulkResolveRequest = Type.Object(
+  {
+    kind: Type.Optional(Type.Union(GROUP_KINDS.map((k) => Type.Literal(k)), { description: 'default: every kind' })),
+    dry_run: Type.Boolean({ description: 'true: count what would be decided, deciding nothing' }),
+    group_ids: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 100_000, description: 'only these groups (the group_ids of a dry run)' })),
+  },
+  { ...strict, $id: 'BulkResolveRequest' },
+);
+export type BulkResolveRequest = Static<typeof BulkResolveRequest>;
+
+export const BulkResolvePreview = Type.Object(
+  {
+    groups: Type.Integer({ description: 'open groups with a keeper that would be resolved' }),
+    bytes_reclaimable: Type.Integer(),
+    group_ids: Type.Array(Type.Integer()),
+  },
+  { $id: 'BulkResolvePreview', description: 'dry_run: true' },
+);
+
+export const BulkResolveResult = Type.Object(
+  {
+    resolved: Type.Integer(),
+    bytes_reclaimable: Type.Integer(),
+    failed: Type.Array(Type.Object({
+      group_id: Type.Integer(),
+      code: Type.String({ description: 'stale_group (gone or no longer open), no_keeper, kind_mismatch' }),
+      message: Type.String(),
+    })),
+  },
+  { $id: 'BulkResolveResult', description: 'dry_run: false' },
+);
 
 export const GroupParams = Type.Object({ id: Uuid, group_id: Type.String({ pattern: '^[0-9]{1,18}$' }) }, strict);
 
@@ -328,6 +411,7 @@ export const Worker = Type.Object(
 /** Named schemas that appear under components/schemas of the OpenAPI document. */
 export const COMPONENTS = [
   ErrorBody, CatalogCreate, CatalogPatch, Catalog, ScanRequest, Progress, Job, JobPage, Asset, AssetPage, Health, Worker, Uuid,
-  DuplicatesRequest, DuplicateMember, DuplicateGroup, DuplicatePage, ResolveRequest,
+  DuplicatesRequest, DuplicateMember, DuplicateGroup, DuplicatePage, ResolveRequest, BulkResolveRequest, BulkResolvePreview, BulkResolveResult,
+  JobFailure, JobFailurePage,
   PlanRequest, OrganizePlan, OrganizeAction, OrganizePlanPage, OrganizePlanDetail, OrganizeJobRequest,
 ];

@@ -3,6 +3,7 @@ import type { ReviewAction, StoredGroup } from '../dedupe/review.js';
 import { catalogSchema, table } from './assets.js';
 import type { Sql } from './database.js';
 import { DEDUPE_STATUSES, type AssetStatus } from '../model/asset.js';
+import { defaultDirection, type GroupSort, type SortDirection } from '../model/duplicates.js';
 
 /** What duplicate detection reads of every usable asset, in id order. */
 export async function loadDedupeAssets(sql: Sql, schema: string): Promise<DedupeAsset[]> {
@@ -123,15 +124,24 @@ async function applyActions(tx: Sql, schema: string, jobId: string, actions: Rev
 
   const updates = actions.filter((a) => a.type === 'update');
   if (updates.length) {
-    await tx`
-      update ${s}.duplicate_groups g set keeper_asset_id = u.keeper, reason = u.reason, last_job = ${jobId}, updated_at = now()
-      from unnest(${updates.map((a) => a.id)}::int8[], ${updates.map((a) => a.group.keeperId)}::int8[], ${updates.map((a) => a.group.reason)}::text[]) as u(id, keeper, reason)
-      where g.id = u.id`;
+    const ids = updates.map((a) => a.id);
     const keep = memberRows();
     for (const a of updates) addMembers(keep, a.id, a.group);
+    // Groups whose members change: their version goes up, so a decision made on the old set is refused.
+    const moved = await tx<{ id: bigint }[]>`
+      select distinct coalesce(k.g, m.group_id) as id
+      from (select * from unnest(${keep.group}::int8[], ${keep.asset}::int8[]) as u(g, a)) k
+        full join (select group_id, asset_id from ${s}.duplicate_members where group_id = any(${ids}::int8[])) m on m.group_id = k.g and m.asset_id = k.a
+      where k.g is null or m.group_id is null`;
+    await tx`
+      update ${s}.duplicate_groups g set keeper_asset_id = u.keeper, reason = u.reason, last_job = ${jobId}, updated_at = now(),
+        version = g.version + case when g.keeper_asset_id is distinct from u.keeper or g.reason is distinct from u.reason
+          or u.id = any(${moved.map((r) => Number(r.id))}::int8[]) then 1 else 0 end
+      from unnest(${ids}::int8[], ${updates.map((a) => a.group.keeperId)}::int8[], ${updates.map((a) => a.group.reason)}::text[]) as u(id, keeper, reason)
+      where g.id = u.id`;
     // Members detection no longer puts in an open group leave it.
     await tx`
-      delete from ${s}.duplicate_members m where m.group_id = any(${updates.map((a) => a.id)}::int8[])
+      delete from ${s}.duplicate_members m where m.group_id = any(${ids}::int8[])
         and not exists (select 1 from unnest(${keep.group}::int8[], ${keep.asset}::int8[]) as k(g, a) where k.g = m.group_id and k.a = m.asset_id)`;
     for (const a of updates) addMembers(rows, a.id, a.group);
   }
@@ -139,7 +149,7 @@ async function applyActions(tx: Sql, schema: string, jobId: string, actions: Rev
   const added = actions.filter((a) => a.type === 'add_members');
   if (added.length) {
     await tx`
-      update ${s}.duplicate_groups set review_status = 'open', last_job = ${jobId}, updated_at = now()
+      update ${s}.duplicate_groups set review_status = 'open', last_job = ${jobId}, updated_at = now(), version = version + 1
       where id = any(${added.map((a) => a.id)}::int8[])`;
     for (const a of added) addMembers(rows, a.id, a.group, new Set(a.added));
   }
@@ -153,8 +163,38 @@ async function applyActions(tx: Sql, schema: string, jobId: string, actions: Rev
 export interface GroupFilter {
   kind?: GroupKind;
   status?: 'open' | 'resolved' | 'dismissed';
+  /** Default 'id' (detection order); each order ends in the group id, so a page boundary is stable. */
+  sort?: GroupSort;
+  /** Default: defaultDirection(sort). */
+  dir?: SortDirection;
+  /** Keyset paging: groups after this id in the order of sort 'id' (before it, descending). */
   afterId?: number;
+  /** Groups to skip (the paging of the other orders). */
+  offset?: number;
+  /** Only this group. */
+  id?: number;
   limit: number;
+}
+
+export interface GroupMemberRow {
+  asset_id: number;
+  path: string;
+  distance: number | null;
+  similarity: number | null;
+  orientation: number | null;
+  decision: string | null;
+  quality_score: number | null;
+  width: number | null;
+  height: number | null;
+  size: number;
+  thumbnail_key: string | null;
+  status: AssetStatus;
+  file_type: string;
+  ext: string;
+  /** As JSON gives it (ISO 8601 with an offset), or null. */
+  taken_at: string | null;
+  make: string | null;
+  model: string | null;
 }
 
 export interface GroupRow {
@@ -162,35 +202,87 @@ export interface GroupRow {
   kind: GroupKind;
   keeper_asset_id: number | null;
   keeper_path: string | null;
+  keeper_taken_at: Date | null;
   reason: string | null;
   review_status: 'open' | 'resolved' | 'dismissed';
+  /** Goes up with every change to the group, its members or its decisions. */
+  version: number;
+  /** Sum of the sizes of the members other than the keeper. */
+  bytes_reclaimable: number;
+  /** The largest distance of a member from the keeper; null when none has one. */
+  max_distance: number | null;
   created_at: Date;
   updated_at: Date;
-  members: { asset_id: number; path: string; distance: number | null; similarity: number | null; orientation: number | null; decision: string | null; quality_score: number | null; width: number | null; height: number | null; size: number; thumbnail_key: string | null; status: AssetStatus }[];
+  members: GroupMemberRow[];
 }
 
-/** One page of groups in id order, with their members; every value is a bound parameter. */
+type OrderFragment = (sql: Sql) => ReturnType<Sql>;
+
+/** The orders by which groups are listed; picked from this fixed map, never written from input. */
+const ORDER: Record<GroupSort, Record<SortDirection, OrderFragment>> = {
+  id: { asc: (sql) => sql`g.id asc`, desc: (sql) => sql`g.id desc` },
+  bytes: { asc: (sql) => sql`st.bytes_reclaimable asc, g.id asc`, desc: (sql) => sql`st.bytes_reclaimable desc, g.id asc` },
+  kind: { asc: (sql) => sql`g.kind asc, g.id asc`, desc: (sql) => sql`g.kind desc, g.id asc` },
+  distance: { asc: (sql) => sql`st.max_distance asc nulls first, g.id asc`, desc: (sql) => sql`st.max_distance desc nulls last, g.id asc` },
+  // Undated keepers at the end whichever way the dates run.
+  date: { asc: (sql) => sql`k.taken_at asc nulls last, g.id asc`, desc: (sql) => sql`k.taken_at desc nulls last, g.id asc` },
+};
+
+const where = (sql: Sql, f: Pick<GroupFilter, 'kind' | 'status'>) => sql`
+  ${f.kind ? sql`and g.kind = ${f.kind}` : sql``}
+  ${f.status ? sql`and g.review_status = ${f.status}` : sql``}`;
+
+type RawGroupRow = Omit<GroupRow, 'id' | 'keeper_asset_id' | 'bytes_reclaimable' | 'members'> & {
+  id: bigint;
+  keeper_asset_id: bigint | null;
+  bytes_reclaimable: bigint;
+  members: GroupMemberRow[] | null;
+};
+
+/** One page of groups with their members, in one of the fixed orders; every value is a bound parameter. */
 export async function listGroups(sql: Sql, schema: string, f: GroupFilter): Promise<GroupRow[]> {
   const s = catalogSchema(sql, schema);
-  const rows = await sql<(Omit<GroupRow, 'id' | 'keeper_asset_id' | 'members'> & { id: bigint; keeper_asset_id: bigint | null; members: GroupRow['members'] })[]>`
-    select g.id, g.kind, g.keeper_asset_id, k.path as keeper_path, g.reason, g.review_status, g.created_at, g.updated_at,
+  const sort = f.sort ?? 'id';
+  const dir = f.dir ?? defaultDirection(sort);
+  const after = f.afterId === undefined ? sql`` : dir === 'asc' ? sql`and g.id > ${f.afterId}` : sql`and g.id < ${f.afterId}`;
+  const rows = await sql<RawGroupRow[]>`
+    select g.id, g.kind, g.keeper_asset_id, k.path as keeper_path, k.taken_at as keeper_taken_at, g.reason, g.review_status, g.version,
+      st.bytes_reclaimable, st.max_distance, g.created_at, g.updated_at,
       (select json_agg(json_build_object('asset_id', m.asset_id, 'path', a.path, 'distance', m.distance, 'similarity', m.similarity,
          'orientation', m.orientation, 'decision', m.decision, 'quality_score', a.quality_score, 'width', a.width, 'height', a.height,
-         'size', a.size, 'thumbnail_key', a.thumbnail_key, 'status', a.status)
+         'size', a.size, 'thumbnail_key', a.thumbnail_key, 'status', a.status, 'file_type', a.file_type, 'ext', a.ext,
+         'taken_at', a.taken_at, 'make', a.make, 'model', a.model)
          order by (m.asset_id = g.keeper_asset_id) desc, m.distance nulls last, a.path)
        from ${s}.duplicate_members m join ${s}.assets a on a.id = m.asset_id where m.group_id = g.id) as members
-    from ${s}.duplicate_groups g left join ${s}.assets k on k.id = g.keeper_asset_id
-    where true
-      ${f.kind ? sql`and g.kind = ${f.kind}` : sql``}
-      ${f.status ? sql`and g.review_status = ${f.status}` : sql``}
-      ${f.afterId !== undefined ? sql`and g.id > ${f.afterId}` : sql``}
-    order by g.id limit ${f.limit}`;
-  return rows.map((r) => ({ ...r, id: Number(r.id), keeper_asset_id: r.keeper_asset_id === null ? null : Number(r.keeper_asset_id), members: r.members ?? [] }));
+    from ${s}.duplicate_groups g
+      left join ${s}.assets k on k.id = g.keeper_asset_id
+      cross join lateral (
+        select coalesce(sum(a.size) filter (where m.asset_id is distinct from g.keeper_asset_id), 0)::int8 as bytes_reclaimable,
+          max(m.distance) as max_distance
+        from ${s}.duplicate_members m join ${s}.assets a on a.id = m.asset_id where m.group_id = g.id) st
+    where true ${where(sql, f)} ${after}
+      ${f.id !== undefined ? sql`and g.id = ${f.id}` : sql``}
+    order by ${ORDER[sort][dir](sql)}
+    limit ${f.limit} ${f.offset ? sql`offset ${f.offset}` : sql``}`;
+  return rows.map((r) => ({
+    ...r,
+    id: Number(r.id),
+    keeper_asset_id: r.keeper_asset_id === null ? null : Number(r.keeper_asset_id),
+    bytes_reclaimable: Number(r.bytes_reclaimable),
+    members: r.members ?? [],
+  }));
 }
 
 export async function getGroup(sql: Sql, schema: string, id: number): Promise<GroupRow | null> {
-  const rows = await listGroups(sql, schema, { afterId: id - 1, limit: 1 });
-  return rows[0]?.id === id ? rows[0] : null;
+  const rows = await listGroups(sql, schema, { id, limit: 1 });
+  return rows[0] ?? null;
+}
+
+/** How many groups a filter matches (the queue's length, whatever page is read). */
+export async function countMatchingGroups(sql: Sql, schema: string, f: Pick<GroupFilter, 'kind' | 'status'>): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from ${catalogSchema(sql, schema)}.duplicate_groups g where true ${where(sql, f)}`;
+  return row?.n ?? 0;
 }
 
 export async function countGroups(sql: Sql, schema: string): Promise<Record<string, Record<string, number>>> {
@@ -206,25 +298,33 @@ export interface Resolution {
   /** Asset ids to keep (resolved only); the others are marked 'remove'. Default: the keeper. */
   keep?: number[];
   actor: string;
+  /** Decide only if the group is still at this version (else nothing changes). */
+  ifVersion?: number;
 }
+
+export type ResolveOutcome = { outcome: 'done'; group: GroupRow } | { outcome: 'missing' } | { outcome: 'stale'; version: number };
 
 /**
  * Records the user's decision on a group: which copies to keep and which are marked for removal,
  * or "not duplicates", or back to open. Nothing is deleted, and the previous state goes to the
- * audit log, so every decision can be undone.
+ * audit log, so every decision can be undone. The group's row is locked first, so the version
+ * check and the write are one step.
  */
-export async function resolveGroup(sql: Sql, schema: string, id: number, r: Resolution): Promise<GroupRow | null> {
-  const before = await getGroup(sql, schema, id);
-  if (!before) return null;
+export async function resolveGroup(sql: Sql, schema: string, id: number, r: Resolution): Promise<ResolveOutcome> {
   const s = catalogSchema(sql, schema);
-  await sql.begin(async (tx) => {
+  return sql.begin(async (t) => {
+    const tx = t as unknown as Sql;
+    const [locked] = await tx<{ version: number }[]>`select version from ${s}.duplicate_groups where id = ${id} for update`;
+    if (!locked) return { outcome: 'missing' } as const;
+    if (r.ifVersion !== undefined && locked.version !== r.ifVersion) return { outcome: 'stale', version: locked.version } as const;
+    const before = (await getGroup(tx, schema, id))!;
     if (r.status === 'resolved') {
       const keep = r.keep?.length ? r.keep : before.keeper_asset_id !== null ? [before.keeper_asset_id] : [];
       await tx`update ${s}.duplicate_members set decision = case when asset_id = any(${keep}::int8[]) then 'keep' else 'remove' end where group_id = ${id}`;
     } else {
       await tx`update ${s}.duplicate_members set decision = null where group_id = ${id}`;
     }
-    await tx`update ${s}.duplicate_groups set review_status = ${r.status}, updated_at = now() where id = ${id}`;
+    await tx`update ${s}.duplicate_groups set review_status = ${r.status}, version = version + 1, updated_at = now() where id = ${id}`;
     const action = `duplicates.${r.status === 'open' ? 'reopen' : r.status === 'resolved' ? 'resolve' : 'dismiss'}`;
     const details = {
       group_id: id,
@@ -232,8 +332,90 @@ export async function resolveGroup(sql: Sql, schema: string, id: number, r: Reso
       keep: r.keep ?? null,
     };
     await tx`insert into ${s}.audit_log (actor, action, details) values (${r.actor}, ${action}, ${tx.json(details)})`;
+    return { outcome: 'done', group: (await getGroup(tx, schema, id))! } as const;
   });
-  return getGroup(sql, schema, id);
+}
+
+/** An open group with its suggested keeper and what resolving it would free. */
+export interface KeeperCandidate {
+  id: number;
+  keeper_asset_id: number | null;
+  bytes_reclaimable: number;
+}
+
+/** The open groups (of one kind, or all), in id order, with their keepers and reclaimable bytes. */
+export async function openGroupKeepers(sql: Sql, schema: string, kind?: GroupKind): Promise<KeeperCandidate[]> {
+  const s = catalogSchema(sql, schema);
+  const rows = await sql<{ id: bigint; keeper_asset_id: bigint | null; bytes_reclaimable: bigint }[]>`
+    select g.id, g.keeper_asset_id,
+      (select coalesce(sum(a.size) filter (where m.asset_id is distinct from g.keeper_asset_id), 0)::int8
+       from ${s}.duplicate_members m join ${s}.assets a on a.id = m.asset_id where m.group_id = g.id) as bytes_reclaimable
+    from ${s}.duplicate_groups g
+    where g.review_status = 'open' ${kind ? sql`and g.kind = ${kind}` : sql``}
+    order by g.id`;
+  return rows.map((r) => ({ id: Number(r.id), keeper_asset_id: r.keeper_asset_id === null ? null : Number(r.keeper_asset_id), bytes_reclaimable: Number(r.bytes_reclaimable) }));
+}
+
+/** Why a group of a bulk decision was left as it was. */
+export interface BulkSkip {
+  id: number;
+  /** 'gone': no such group; 'not_open': decided since; 'kind': another kind than asked for; 'no_keeper'. */
+  why: 'gone' | 'not_open' | 'kind' | 'no_keeper';
+}
+
+/**
+ * Resolves many groups at once to their suggested keepers (the keeper kept, the others marked
+ * for removal), in one transaction with their rows locked: only groups still open (and of `kind`,
+ * when given) with a keeper are decided; each decision goes to the audit log as a single resolve
+ * would write it. Bulk statements, not one per group.
+ */
+export async function resolveToKeepers(
+  sql: Sql,
+  schema: string,
+  ids: number[],
+  options: { kind?: GroupKind; actor: string },
+): Promise<{ resolved: KeeperCandidate[]; skipped: BulkSkip[] }> {
+  const s = catalogSchema(sql, schema);
+  return sql.begin(async (t) => {
+    const tx = t as unknown as Sql;
+    const locked = await tx<{ id: bigint; kind: GroupKind; review_status: string; keeper_asset_id: bigint | null }[]>`
+      select id, kind, review_status, keeper_asset_id from ${s}.duplicate_groups where id = any(${ids}::int8[]) order by id for update`;
+    const byId = new Map(locked.map((r) => [Number(r.id), r]));
+    const skipped: BulkSkip[] = [];
+    const ok: number[] = [];
+    for (const id of ids) {
+      const g = byId.get(id);
+      if (!g) skipped.push({ id, why: 'gone' });
+      else if (g.review_status !== 'open') skipped.push({ id, why: 'not_open' });
+      else if (options.kind && g.kind !== options.kind) skipped.push({ id, why: 'kind' });
+      else if (g.keeper_asset_id === null) skipped.push({ id, why: 'no_keeper' });
+      else ok.push(id);
+    }
+    if (!ok.length) return { resolved: [], skipped };
+    const resolved = await tx<{ id: bigint; keeper_asset_id: bigint; bytes_reclaimable: bigint }[]>`
+      select g.id, g.keeper_asset_id,
+        (select coalesce(sum(a.size) filter (where m.asset_id <> g.keeper_asset_id), 0)::int8
+         from ${s}.duplicate_members m join ${s}.assets a on a.id = m.asset_id where m.group_id = g.id) as bytes_reclaimable
+      from ${s}.duplicate_groups g where g.id = any(${ok}::int8[]) order by g.id`;
+    await tx`
+      insert into ${s}.audit_log (actor, action, details)
+      select ${options.actor}, 'duplicates.resolve', jsonb_build_object(
+        'group_id', g.id,
+        'before', jsonb_build_object('review_status', g.review_status, 'decisions',
+          coalesce((select jsonb_agg(jsonb_build_object('asset_id', m.asset_id, 'decision', m.decision) order by m.asset_id)
+                    from ${s}.duplicate_members m where m.group_id = g.id), '[]'::jsonb)),
+        'keep', null,
+        'bulk', true)
+      from ${s}.duplicate_groups g where g.id = any(${ok}::int8[]) order by g.id`;
+    await tx`
+      update ${s}.duplicate_members m set decision = case when m.asset_id = g.keeper_asset_id then 'keep' else 'remove' end
+      from ${s}.duplicate_groups g where g.id = m.group_id and g.id = any(${ok}::int8[])`;
+    await tx`update ${s}.duplicate_groups set review_status = 'resolved', version = version + 1, updated_at = now() where id = any(${ok}::int8[])`;
+    return {
+      resolved: resolved.map((r) => ({ id: Number(r.id), keeper_asset_id: Number(r.keeper_asset_id), bytes_reclaimable: Number(r.bytes_reclaimable) })),
+      skipped,
+    };
+  });
 }
 
 /** Candidate pairs of a sharded search, kept until the job's finalize reads them. */

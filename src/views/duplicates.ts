@@ -1,6 +1,9 @@
 import type { GroupRow } from '../db/duplicates.js';
 import { ORIENTATIONS } from '../dedupe/orientations.js';
 
+/** A capture time as ISO 8601 in UTC, whether it came as a Date or as JSON text. */
+const iso = (t: Date | string | null) => (t === null ? null : new Date(t).toISOString());
+
 /** One duplicate group as the CLI and the API show it: absolute paths, the keeper first. */
 export function groupView(g: GroupRow) {
   return {
@@ -10,6 +13,10 @@ export function groupView(g: GroupRow) {
     keeper_asset_id: g.keeper_asset_id,
     reason: g.reason,
     review_status: g.review_status,
+    version: g.version,
+    bytes_reclaimable: g.bytes_reclaimable,
+    max_distance: g.max_distance,
+    taken_at: iso(g.keeper_taken_at),
     members: g.members.map((m) => ({
       asset_id: m.asset_id,
       path: m.path,
@@ -22,6 +29,11 @@ export function groupView(g: GroupRow) {
       height: m.height,
       size: Number(m.size),
       status: m.status,
+      file_type: m.file_type,
+      ext: m.ext,
+      taken_at: iso(m.taken_at),
+      make: m.make,
+      model: m.model,
     })),
     updated_at: g.updated_at,
   };

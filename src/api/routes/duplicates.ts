@@ -1,20 +1,32 @@
+import { Type } from '@sinclair/typebox';
 import type { GroupRow } from '../../db/duplicates.js';
 import { jobView } from '../../views/job.js';
 import { groupView } from '../../views/duplicates.js';
 import type { ApiDeps } from '../deps.js';
-import { keyset } from '../http.js';
+import { HttpError, keyset } from '../http.js';
 import { route } from '../router.js';
-import { DuplicateGroup, DuplicateListQuery, DuplicatePage, DuplicatesRequest, ErrorBody, GroupParams, IdParams, Job, ResolveRequest } from '../schemas.js';
+import {
+  BulkResolvePreview,
+  BulkResolveRequest,
+  BulkResolveResult,
+  DuplicateGroup,
+  DuplicateListQuery,
+  DuplicatePage,
+  DuplicatesRequest,
+  ErrorBody,
+  GroupParams,
+  IdParams,
+  Job,
+  ResolveRequest,
+} from '../schemas.js';
+import { assetUrls } from './assets.js';
 
-/** A group as the API shows it: thumbnail URLs instead of the server's files. */
+/** A group as the API shows it: thumbnail and file URLs beside the server's paths. */
 function apiGroup(g: GroupRow, catalogId: string) {
   const view = groupView(g);
   return {
     ...view,
-    members: view.members.map((m, k) => ({
-      ...m,
-      thumbnail_url: g.members[k]!.thumbnail_key ? `/api/catalogs/${catalogId}/assets/${m.asset_id}/thumbnail` : null,
-    })),
+    members: view.members.map((m, k) => ({ ...m, ...assetUrls(catalogId, m.asset_id, g.members[k]!.thumbnail_key !== null) })),
   };
 }
 
@@ -51,13 +63,22 @@ export function duplicateRoutes(deps: ApiDeps) {
       async handler({ params, query }) {
         const c = await catalogs.get(params.id);
         const limit = query.limit ?? 50;
-        const rows = await duplicates.page(c, {
-          kind: query.kind,
-          status: query.status,
-          afterId: keyset.afterId(query.cursor),
-          limit,
-        });
-        return { body: { items: rows.map((g) => apiGroup(g, c.id)), next_cursor: keyset.nextCursor(rows, limit) } };
+        const sort = query.sort ?? 'id';
+        if (sort !== 'id' && query.cursor !== undefined) throw new HttpError(400, 'validation_failed', `query.cursor: pages of sort=${sort} go by offset (next_offset), not cursor`);
+        const filter = { kind: query.kind, status: query.status };
+        const [rows, total] = await Promise.all([
+          duplicates.page(c, { ...filter, sort, dir: query.dir, afterId: keyset.afterId(query.cursor), offset: query.offset, limit }),
+          duplicates.count(c, filter),
+        ]);
+        const full = rows.length === limit;
+        return {
+          body: {
+            items: rows.map((g) => apiGroup(g, c.id)),
+            next_cursor: sort === 'id' ? keyset.nextCursor(rows, limit) : null,
+            next_offset: full ? (query.offset ?? 0) + rows.length : null,
+            total,
+          },
+        };
       },
     }),
     route({
@@ -81,11 +102,25 @@ export function duplicateRoutes(deps: ApiDeps) {
       access: 'write',
       params: GroupParams,
       body: ResolveRequest,
-      responses: { 200: DuplicateGroup, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody },
+      responses: { 200: DuplicateGroup, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       async handler({ params, body }) {
         const c = await catalogs.get(params.id);
-        const after = await duplicates.resolve(c, Number(params.group_id), { status: body.status, keep: body.keep, actor: 'api' });
+        const after = await duplicates.resolve(c, Number(params.group_id), { status: body.status, keep: body.keep, ifVersion: body.if_version, actor: 'api' });
         return { body: apiGroup(after, c.id) };
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/api/catalogs/:id/duplicates/bulk-resolve',
+      summary: 'Keep the suggested keeper of every open group of a kind (the other copies marked for removal); dry_run counts first. Nothing is deleted.',
+      tag: 'duplicates',
+      access: 'write',
+      params: IdParams,
+      body: BulkResolveRequest,
+      responses: { 200: Type.Union([Type.Ref(BulkResolvePreview), Type.Ref(BulkResolveResult)], { description: 'BulkResolvePreview (dry_run) or BulkResolveResult' }), 400: ErrorBody, 403: ErrorBody, 404: ErrorBody },
+      async handler({ params, body }) {
+        const c = await catalogs.get(params.id);
+        return { body: await duplicates.keepSuggested(c, { kind: body.kind, dryRun: body.dry_run, groupIds: body.group_ids, actor: 'api' }) };
       },
     }),
   ];

@@ -206,6 +206,13 @@ export const catalogMigrations: { version: number; name: string; sql: (s: string
       );
     `,
   },
+  {
+    version: 6,
+    name: 'a version on each duplicate group, so a decision made on a stale copy is refused',
+    sql: (s) => `
+      alter table ${s}.duplicate_groups add column version integer not null default 1;
+    `,
+  },
 ];
 
 export const CATALOG_SCHEMA_VERSION = catalogMigrations.at(-1)!.version;
