@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { HttpResponse } from 'uWebSockets.js';
 import { isServiceUnavailable } from '../services/errors.js';
 import { messageOf, UserError, type ErrorKind } from '../util/errors.js';
@@ -40,6 +41,7 @@ export const STATUS_TEXT: Record<number, string> = {
   201: '201 Created',
   202: '202 Accepted',
   204: '204 No Content',
+  206: '206 Partial Content',
   304: '304 Not Modified',
   400: '400 Bad Request',
   401: '401 Unauthorized',
@@ -49,6 +51,7 @@ export const STATUS_TEXT: Record<number, string> = {
   409: '409 Conflict',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
+  416: '416 Range Not Satisfiable',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
 };
@@ -60,6 +63,15 @@ export interface Reply {
   raw?: Buffer | string;
   contentType?: string;
   headers?: Record<string, string>;
+  /** A body streamed from an open file (closed once sent or abandoned); `raw` and `body` are then ignored. */
+  file?: FileBody;
+}
+
+/** `length` bytes of an open file from `start`. */
+export interface FileBody {
+  handle: FileHandle;
+  start: number;
+  length: number;
 }
 
 export function errorReply(err: HttpError): Reply {

@@ -4,6 +4,7 @@ import { messageOf } from '../util/errors.js';
 import type { Authenticator, Principal } from './auth.js';
 import { tokenOf } from './auth.js';
 import type { ApiDeps } from './deps.js';
+import { sendFile, type Connection } from './file-stream.js';
 import { errorReply, HttpError, MAX_BODY_DEPTH, readBody, send, tooDeep, toHttpError, type Reply } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { RequestGuard } from './request-guard.js';
@@ -14,6 +15,7 @@ import { duplicateRoutes } from './routes/duplicates.js';
 import { organizeRoutes } from './routes/organize.js';
 import { systemRoutes, type ServerStats } from './routes/system.js';
 import { Router, validate, type Route } from './router.js';
+import { DEFAULT_WEB_ROOT, WebFiles } from './web-files.js';
 import { EventFanout, handleClientMessage, type SocketData } from './ws.js';
 
 export interface ServerOptions {
@@ -26,6 +28,8 @@ export interface ServerOptions {
   /** Host names the server answers to beyond its bound address's own. */
   allowedHosts: string[];
   version: string;
+  /** The built web app's folder; default dist/web of this package. */
+  webRoot?: string;
 }
 
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
@@ -47,6 +51,7 @@ export class ApiServer {
   #listen: us_listen_socket | null = null;
   #unsubscribe: () => void = () => {};
   #openapi = '';
+  readonly web: WebFiles;
   port = 0;
 
   constructor(
@@ -65,6 +70,7 @@ export class ApiServer {
     ]) {
       this.router.add(r);
     }
+    this.web = new WebFiles(opts.webRoot ?? DEFAULT_WEB_ROOT);
     this.#openapi = JSON.stringify(openApiDocument(this.router.routes, opts.version, auth.required));
     this.#guard = new RequestGuard({ bindHost: opts.host, allowedHosts: opts.allowedHosts, corsOrigins: opts.corsOrigins, checkHost: !auth.required });
     this.#fanout = new EventFanout(this.#app);
@@ -152,6 +158,7 @@ export class ApiServer {
     const contentLength = req.getHeader('content-length');
     const host = req.getHeader('host');
     const origin = req.getHeader('origin');
+    const range = req.getHeader('range');
     const cors = this.#cors(origin);
 
     if (method === 'OPTIONS') {
@@ -168,8 +175,28 @@ export class ApiServer {
     // HEAD is GET without the body.
     const head = method === 'HEAD';
     let aborted = false;
+    let watching = false;
+    const abortListeners: (() => void)[] = [];
+    const watchAbort = () => {
+      if (watching) return;
+      watching = true;
+      res.onAborted(() => {
+        aborted = true;
+        for (const l of abortListeners) l();
+      });
+    };
+    const conn: Connection = {
+      get aborted() {
+        return aborted;
+      },
+      onAbort: (l) => abortListeners.push(l),
+    };
     const finish = (reply: Reply) => {
       this.#count(reply.status ?? 200);
+      if (reply.file) {
+        watchAbort();
+        return sendFile(res, reply as Reply & { file: NonNullable<Reply['file']> }, cors, head, conn);
+      }
       if (!aborted) send(res, reply, cors, head);
     };
     const fail = (err: unknown) => {
@@ -181,7 +208,19 @@ export class ApiServer {
 
     try {
       this.#guard.checkHost(host);
-      const { route, params } = this.router.match(head ? 'GET' : method, url);
+      let matched;
+      try {
+        matched = this.router.match(head ? 'GET' : method, url);
+      } catch (err) {
+        // No API route: the web app's files, or the app itself for a deep link. They need no token.
+        if (err instanceof HttpError && err.status === 404 && WebFiles.claims(method, url)) {
+          watchAbort();
+          this.web.reply(url).then(finish, fail);
+          return;
+        }
+        throw err;
+      }
+      const { route, params } = matched;
       if (route.access === 'write') {
         this.#guard.checkOrigin(origin, host);
         // A form or a plain fetch() from any page can send a bodiless POST without a preflight;
@@ -192,18 +231,19 @@ export class ApiServer {
       }
       const query = new URLSearchParams(rawQuery);
       const principal = this.auth.authorize(tokenOf(authorization, query), route.access);
+      const headers: Record<string, string> = range ? { range } : {};
       const needsBody = !!route.body;
       if (!needsBody && !isPromise(principal)) {
-        const out = this.#run(route, params, query, undefined);
+        const out = this.#run(route, params, query, undefined, headers);
         if (!isPromise(out)) return finish(out);
-        res.onAborted(() => (aborted = true));
+        watchAbort();
         out.then(finish, fail);
         return;
       }
-      res.onAborted(() => (aborted = true));
+      watchAbort();
       const bodyPromise = needsBody ? this.#body(res, contentType, contentLength) : Promise.resolve(undefined);
       Promise.all([principal, bodyPromise] as [Principal | Promise<Principal>, Promise<unknown>])
-        .then(([, body]) => this.#run(route, params, query, body))
+        .then(([, body]) => this.#run(route, params, query, body, headers))
         .then(finish, fail);
     } catch (err) {
       fail(err);
@@ -225,7 +265,7 @@ export class ApiServer {
     return body;
   }
 
-  #run(route: Route, rawParams: Record<string, string>, query: URLSearchParams, rawBody: unknown): Reply | Promise<Reply> {
+  #run(route: Route, rawParams: Record<string, string>, query: URLSearchParams, rawBody: unknown, headers: Record<string, string>): Reply | Promise<Reply> {
     query.delete('token');
     // PostgreSQL text cannot hold NUL: refused here, named, rather than failing in a query.
     for (const [k, v] of query) if (v.includes('\0')) throw new HttpError(400, 'validation_failed', `query.${k}: may not contain NUL characters`);
@@ -233,7 +273,7 @@ export class ApiServer {
     const q = route.query ? validate(route.check.query, Object.fromEntries(query), 'query', true) : undefined;
     if (!route.query && query.size) throw new HttpError(400, 'validation_failed', `query: ${route.path} takes no query parameters (got "${[...query.keys()][0]}")`);
     const body = validate(route.check.body, rawBody, 'body', false);
-    return route.handler({ params, query: q, body, headers: {} } as never);
+    return route.handler({ params, query: q, body, headers } as never);
   }
 
   #upgrade(res: HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {

@@ -127,6 +127,12 @@ export const OPTIONS = {
     defaultText: 'none',
     parse: (v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   }),
+  webRoot: spec({
+    env: 'LUMINA_WEB_ROOT',
+    help: 'the built web app that serve offers at / (serve --web-root)',
+    defaultText: 'dist/web of the package',
+    parse: (v) => (v ? path.resolve(v) : null),
+  }),
   debug: spec({
     env: 'LUMINA_DEBUG',
     help: 'print stack traces of unexpected errors',

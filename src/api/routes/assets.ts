@@ -2,7 +2,8 @@ import type { AssetRow } from '../../db/assets.js';
 import type { Catalog } from '../../model/catalog.js';
 import type { AssetService } from '../../services/asset-service.js';
 import type { ApiDeps } from '../deps.js';
-import { HttpError, keyset } from '../http.js';
+import { parseRange } from '../file-stream.js';
+import { errorReply, HttpError, keyset } from '../http.js';
 import { route } from '../router.js';
 import { Asset, AssetListQuery, AssetPage, AssetParams, ErrorBody, IdParams } from '../schemas.js';
 
@@ -16,11 +17,20 @@ function dateParam(value: string | undefined, name: string, endOfDay: boolean): 
   return d;
 }
 
-/** An asset as the API shows it: a thumbnail URL instead of the server's file path. */
+/** Where the API serves an asset's thumbnail (when it has one) and its file. */
+export function assetUrls(catalogId: string, assetId: number, hasThumbnail: boolean) {
+  const base = `/api/catalogs/${catalogId}/assets/${assetId}`;
+  return { thumbnail_url: hasThumbnail ? `${base}/thumbnail` : null, original_url: `${base}/original` };
+}
+
+/** An asset as the API shows it: URLs of its thumbnail and file instead of the thumbnail's path. */
 function apiAsset(assets: AssetService, catalog: Catalog, row: AssetRow) {
   const { thumbnail, ...view } = assets.view(catalog, row);
-  return { ...view, thumbnail_url: thumbnail ? `/api/catalogs/${catalog.id}/assets/${view.id}/thumbnail` : null };
+  return { ...view, ...assetUrls(catalog.id, view.id, !!thumbnail) };
 }
+
+/** A file name as a Content-Disposition parameter (RFC 8187), whatever characters it holds. */
+const dispositionName = (name: string) => `inline; filename*=UTF-8''${encodeURIComponent(name).replace(/['()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}`;
 
 export function assetRoutes(deps: ApiDeps) {
   const { catalogs, assets } = deps.services;
@@ -76,6 +86,46 @@ export function assetRoutes(deps: ApiDeps) {
       async handler({ params }) {
         const bytes = await assets.thumbnail(await catalogs.get(params.id), Number(params.asset_id));
         return { raw: bytes, contentType: 'image/webp', headers: { 'cache-control': 'private, max-age=3600' } };
+      },
+    }),
+      route({
+      method: 'GET',
+      path: '/api/catalogs/:id/assets/:asset_id/original',
+      summary: 'The asset’s file itself, streamed; one byte range (Range: bytes=a-b, a-, -n) answers 206',
+      tag: 'assets',
+      access: 'read',
+      params: AssetParams,
+      responses: {
+        200: 'the file (its media type, application/octet-stream for RAW files)',
+        206: 'the range asked for, with Content-Range',
+        403: ErrorBody,
+        404: ErrorBody,
+        416: ErrorBody,
+      },
+      async handler({ params, headers }) {
+        const file = await assets.original(await catalogs.get(params.id), Number(params.asset_id));
+        const common = {
+          'accept-ranges': 'bytes',
+          'cache-control': 'private, max-age=300',
+          'last-modified': file.mtime.toUTCString(),
+          'content-disposition': dispositionName(file.name),
+          // The file is shown, never run: no sniffing, and no script even if it were a page.
+          'x-content-type-options': 'nosniff',
+          'content-security-policy': "default-src 'none'; img-src 'self'; media-src 'self'; sandbox",
+        };
+        const range = parseRange(headers.range, file.size);
+        if (range === 'unsatisfiable') {
+          await file.handle.close();
+          const reply = errorReply(new HttpError(416, 'range_not_satisfiable', `the file is ${file.size} bytes long: that range is beyond it`));
+          return { ...reply, headers: { ...common, 'content-range': `bytes */${file.size}` } };
+        }
+        if (!range) return { contentType: file.mediaType, headers: common, file: { handle: file.handle, start: 0, length: file.size } };
+        return {
+          status: 206,
+          contentType: file.mediaType,
+          headers: { ...common, 'content-range': `bytes ${range.start}-${range.end}/${file.size}` },
+          file: { handle: file.handle, start: range.start, length: range.end - range.start + 1 },
+        };
       },
     }),
   ];

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { AdminSocket } from '../../api/admin-socket.js';
@@ -28,6 +29,7 @@ interface ServeOptions {
   allowedHost?: string;
   bodyLimit: number;
   requireAuth?: boolean;
+  webRoot?: string;
 }
 
 export function registerServe(program: Command, version: string): void {
@@ -40,6 +42,7 @@ export function registerServe(program: Command, version: string): void {
     .option('--allowed-host <names>', 'comma-separated host names (as in the Host header) to answer to beyond the bound address, e.g. behind a proxy (LUMINA_ALLOWED_HOSTS)')
     .option('--body-limit <bytes>', 'largest request body accepted', bytes, 1024 * 1024)
     .option('--require-auth', 'require a token even on a loopback address')
+    .option('--web-root <dir>', 'the built web app to offer at / (LUMINA_WEB_ROOT; default dist/web of the package)')
     .action(async (opts: ServeOptions, cmd: Command) => {
       const config = configOf(cmd);
       const app = await openApp(config, { jobs: 'serve' });
@@ -81,13 +84,17 @@ export function registerServe(program: Command, version: string): void {
             corsOrigins: opts.corsOrigin ? list(opts.corsOrigin) : config.corsOrigins,
             allowedHosts: opts.allowedHost ? list(opts.allowedHost) : config.allowedHosts,
             version,
+            webRoot: opts.webRoot ? path.resolve(opts.webRoot) : (config.webRoot ?? undefined),
           },
         );
         const bound = await server.listen();
         closers.unshift(() => server.close());
+        const origin = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${bound}`;
+        process.stderr.write(`lumina: serving ${origin} (${app.mode}, ${auth.required ? 'tokens required' : 'loopback, tokens optional'})\n`);
         process.stderr.write(
-          `lumina: serving http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${bound} ` +
-            `(${app.mode}, ${auth.required ? 'tokens required' : 'loopback, tokens optional'})\n`,
+          (await server.web.built())
+            ? `lumina: web UI at ${origin}/\n`
+            : `lumina: web UI at ${origin}/ is not built (run npm run build; looked in ${server.web.root})\n`,
         );
         if (wantsJson(cmd)) process.stdout.write(JSON.stringify({ host: opts.host, port: bound, mode: app.mode, auth_required: auth.required }) + '\n');
       } catch (err) {
