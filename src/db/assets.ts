@@ -202,3 +202,17 @@ export async function getAsset(sql: Sql, schema: string, id: number): Promise<As
   const rows = await sql<AssetRow[]>`select * from ${catalogSchema(sql, schema)}.assets where id = ${id}`;
   return rows[0] ?? null;
 }
+
+/** The files a scan job could not read, in id order after `afterId` (the assets it stamped with status 'error'). */
+export async function failedAssetsOfJob(
+  sql: Sql,
+  schema: string,
+  jobId: string,
+  page: { afterId?: number; limit: number },
+): Promise<{ id: number; path: string; error: string | null; error_code: string | null }[]> {
+  const rows = await sql<{ id: bigint; path: string; error: string | null; error_code: string | null }[]>`
+    select id, path, error, error_code from ${catalogSchema(sql, schema)}.assets
+    where status = 'error' and seen_job = ${jobId} ${page.afterId !== undefined ? sql`and id > ${page.afterId}` : sql``}
+    order by id limit ${page.limit}`;
+  return rows.map((r) => ({ ...r, id: Number(r.id) }));
+}

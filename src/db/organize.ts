@@ -170,3 +170,12 @@ export async function createdDirs(sql: Sql, schema: string, planId: string): Pro
 export async function setOrganizedDirectory(sql: Sql, catalogId: string, dest: string): Promise<void> {
   await sql`update public.catalogs set organized_directory = ${dest}, updated_at = now() where id = ${catalogId}`;
 }
+
+/** A plan's actions that failed, in plan order after `afterSeq`. */
+export async function failedActions(sql: Sql, schema: string, planId: string, page: { afterSeq?: number; limit: number }): Promise<StoredAction[]> {
+  const rows = await sql<ActionRow[]>`
+    select * from ${catalogSchema(sql, schema)}.organize_actions
+    where plan_id = ${planId} and state = 'failed' ${page.afterSeq !== undefined ? sql`and seq > ${page.afterSeq}` : sql``}
+    order by seq limit ${page.limit}`;
+  return rows.map(toAction);
+}

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Sql } from '../db/database.js';
 import { isUniqueViolation } from '../db/errors.js';
+import { failedAssetsOfJob } from '../db/assets.js';
+import { failedActions } from '../db/organize.js';
 import { activeJob, activeLocalJobs, finishJob, getJob, insertJob, jobCountsByStatus, listJobs, ONE_ACTIVE_JOB, takeOverJob, type JobFilter } from '../db/jobs.js';
 import { eventForJob, type EventBus } from '../events/job-events.js';
 import { duplicatesParams, type DuplicatesParams, type DuplicatesSummary } from '../jobs/duplicates.js';
@@ -15,6 +17,21 @@ import { isUuid, looksLikeUuid, type Catalog } from '../model/catalog.js';
 import { isFinal, type Job, type JobProgress, type JobType } from '../model/job.js';
 import { UserError } from '../util/errors.js';
 import type { CatalogService } from './catalog-service.js';
+
+/** One file a job could not handle. */
+export interface JobFailure {
+  /** Null for what a scan's discovery could not reach (no asset was made of it). */
+  asset_id: number | null;
+  path: string;
+  code: string;
+  message: string;
+}
+
+export interface FailurePage {
+  items: JobFailure[];
+  /** The last asset id (scan) or plan seq (organize) of a full page; null after the last. */
+  next_cursor: string | null;
+}
 
 export interface JobServiceOptions {
   sql: Sql;
@@ -94,6 +111,39 @@ export class JobService {
   /** Job ids are UUIDs: any other text finds no job (and never reaches the database as one). */
   async find(jobId: string): Promise<Job | null> {
     return isUuid(jobId) ? getJob(this.o.sql, jobId.toLowerCase()) : null;
+  }
+
+  /**
+   * The files a job failed on, a page at a time. Scan: the assets it left with status 'error', in
+   * id order, and first what discovery could not read (not what it left out on purpose);
+   * organize: the plan's failed actions. Other jobs fail on no file.
+   */
+  async failures(jobId: string, page: { after?: number; limit: number }): Promise<FailurePage> {
+    const job = await this.get(jobId);
+    const none: FailurePage = { items: [], next_cursor: null };
+    if (!job.catalog_id || (job.type !== 'scan' && job.type !== 'organize')) return none;
+    const catalog = await this.o.catalogs.get(job.catalog_id).catch((err) => {
+      if (err instanceof UserError && err.kind === 'not_found') return null;
+      throw err;
+    });
+    if (!catalog) return none;
+    const next = (keys: number[]) => (keys.length === page.limit ? String(keys.at(-1)) : null);
+    if (job.type === 'organize') {
+      const { plan_id } = job.params as unknown as OrganizeParams;
+      const actions = await failedActions(this.o.sql, catalog.schema_name, plan_id, { afterSeq: page.after, limit: page.limit });
+      return {
+        items: actions.map((a) => ({ asset_id: a.asset_id, path: a.source_path, code: a.error_code ?? 'failed', message: a.error ?? 'failed' })),
+        next_cursor: next(actions.map((a) => a.seq)),
+      };
+    }
+    const assets = await failedAssetsOfJob(this.o.sql, catalog.schema_name, job.id, { afterId: page.after, limit: page.limit });
+    const items: JobFailure[] = [];
+    if (page.after === undefined) {
+      const problems = (job.result?.problems ?? []) as { path: string; message: string; code?: string; skipped?: boolean }[];
+      for (const p of problems) if (!p.skipped) items.push({ asset_id: null, path: p.path, code: p.code ?? 'unreadable', message: p.message });
+    }
+    for (const a of assets) items.push({ asset_id: a.id, path: a.path, code: a.error_code ?? 'failed', message: a.error ?? 'failed' });
+    return { items, next_cursor: next(assets.map((a) => a.id)) };
   }
 
   list(filter: JobFilter): Promise<Job[]> {

@@ -1,8 +1,8 @@
 import { jobView } from '../../views/job.js';
 import type { ApiDeps } from '../deps.js';
-import { HttpError } from '../http.js';
+import { HttpError, keyset } from '../http.js';
 import { route } from '../router.js';
-import { ErrorBody, IdParams, Job, JobListQuery, JobPage, ScanRequest } from '../schemas.js';
+import { ErrorBody, IdParams, Job, JobFailurePage, JobFailuresQuery, JobListQuery, JobPage, ScanRequest } from '../schemas.js';
 
 export function jobRoutes(deps: ApiDeps) {
   const { state } = deps;
@@ -47,6 +47,19 @@ export function jobRoutes(deps: ApiDeps) {
         const json = await state.json(params.id);
         if (json === null) throw new HttpError(404, 'not_found', `no job with id "${params.id}"`);
         return { raw: json, contentType: 'application/json' };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/api/jobs/:id/failures',
+      summary: 'The files a job failed on: a scan’s unreadable files (and what discovery could not read), an organize job’s failed actions',
+      tag: 'jobs',
+      access: 'read',
+      params: IdParams,
+      query: JobFailuresQuery,
+      responses: { 200: JobFailurePage, 400: ErrorBody, 404: ErrorBody },
+      async handler({ params, query }) {
+        return { body: await jobs.failures(params.id, { after: keyset.afterId(query.cursor), limit: query.limit ?? 100 }) };
       },
     }),
     route({
