@@ -21,9 +21,13 @@ export async function launchBrowser(t: Test): Promise<Browser> {
 }
 
 /** A page whose console errors and failed requests fail nothing but are kept for the report. */
-export async function openPage(browser: Browser, viewport = { width: 1440, height: 900 }): Promise<Page & { problems: string[] }> {
+export async function openPage(browser: Browser, viewport = { width: 1440, height: 900 }, t?: Test, name = 'page'): Promise<Page & { problems: string[] }> {
   const context = await browser.newContext({ viewport });
   const page = (await context.newPage()) as Page & { problems: string[] };
+  // What the page looked like when a test failed, for the person reading the failure.
+  t?.teardown(async () => {
+    if (!t.passing() && !page.isClosed()) await screenshot(page, `failed-${name}`).catch(() => {});
+  });
   page.problems = [];
   page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
