@@ -101,6 +101,21 @@ t.test('duplicate review by keyboard in a real browser', async (t) => {
   const queueBytes = queueIds.map((id) => bytesOf.get(id)!);
   t.same(queueBytes, [...queueBytes].sort((a, b) => b - a), 'the queue is sorted by bytes reclaimable');
 
+  // Zoom moves every picture together, whatever its size; A/B flips two members in one pane.
+  await page.keyboard.press('z');
+  await page.locator('[data-testid=compare][data-scale="2.00"]').waitFor();
+  const transforms = await page.locator('[data-testid=compare] img').evaluateAll((els) => els.map((e) => (e as unknown as { style: { transform: string } }).style.transform));
+  t.ok(transforms.length >= 2 && transforms.every((x) => x === transforms[0] && /scale\(2\)/.test(x)), `every picture zoomed alike: ${transforms[0]}`);
+  await page.keyboard.press('z');
+  await page.keyboard.press('z');
+  await page.locator('[data-testid=compare][data-scale="1.00"]').waitFor();
+  await page.keyboard.press('b');
+  t.equal(await page.locator('[data-testid=compare] .pane').count(), 1, 'A/B shows one pane');
+  t.match(await page.locator('[data-testid=compare] .tag').textContent(), /^A · 1/);
+  await page.keyboard.press('b');
+  t.match(await page.locator('[data-testid=compare] .tag').textContent(), /^B · 2/, 'and flips to the other member');
+  await page.keyboard.press('o');
+
   await page.keyboard.press('?');
   await page.getByRole('dialog', { name: 'keyboard shortcuts' }).waitFor();
   await screenshot(page, 'review-help');
