@@ -53,8 +53,25 @@ t.test('token prompt, a scan watched live through a reconnect, browse, organize'
   let server = await startServe(t, env, serveArgs);
   const base = `http://127.0.0.1:${port}`;
 
+  // The real build, as served: the page revalidated, its hashed script cached for good.
+  const index = await fetch(base + '/catalogs/x/duplicates');
+  t.equal(index.headers.get('cache-control'), 'no-cache', 'a deep link gets index.html, revalidated');
+  const script = (await index.text()).match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
+  t.ok(script, `index.html loads a hashed script: ${script}`);
+  const asset = await fetch(base + script);
+  t.equal(asset.status, 200);
+  t.match(asset.headers.get('cache-control'), /immutable/, 'hashed assets are immutable');
+
   const browser = await launchBrowser(t);
   const page = await openPage(browser, undefined, t, 'web-ui');
+  const sockets: string[] = [];
+  const t0 = Date.now();
+  page.on('websocket', (ws) => {
+    sockets.push(`${Date.now() - t0} ms open ${ws.url().replace(/token=[^&]+/, 'token=…')}`);
+    ws.on('close', () => sockets.push(`${Date.now() - t0} ms close`));
+    ws.on('socketerror', (e) => sockets.push(`${Date.now() - t0} ms error ${e}`));
+  });
+  page.on('console', (m) => sockets.push(`${Date.now() - t0} ms console ${m.type()} ${m.text().slice(0, 200)}`));
 
   // No page works without the token; a wrong one is refused in words.
   await page.goto(base + '/');
@@ -115,7 +132,11 @@ t.test('token prompt, a scan watched live through a reconnect, browse, organize'
   // The server goes away and comes back: the page reconnects and reads the job state again.
   await server.stop('SIGTERM');
   await page.locator('.conn[data-connection=reconnecting]').waitFor({ timeout: 15_000 });
+  const first = server;
   server = await startServe(t, env, serveArgs);
+  t.teardown(() => {
+    if (!t.passing()) t.comment(`first server:\n${first.output().slice(-3000)}\nsecond server (exit ${server.proc.exitCode} ${server.proc.signalCode}):\n${server.output().slice(-3000)}\nsockets:\n${sockets.join('\n')}`);
+  });
   await page.waitForFunction(`Number(document.querySelector('[data-testid=resyncs]')?.dataset.value) >= 1`, undefined, { timeout: 30_000 });
   t.equal(await page.locator(`tr[data-job="${jobId}"]`).count(), 1, 'the job is listed once after the resync');
   t.equal(await row.getAttribute('data-status'), 'completed');
@@ -156,8 +177,8 @@ t.test('token prompt, a scan watched live through a reconnect, browse, organize'
 
   await page.getByLabel('Camera').fill('');
   await page.getByRole('checkbox', { name: 'has error' }).check();
-  await page.waitForFunction(`document.querySelector('[data-testid=grid]')?.dataset.total === '1'`);
-  t.match(await page.locator('[data-testid=grid] .tile').first().getAttribute('title'), /broken\.jpg$/, 'the error filter finds the broken file');
+  await page.locator('[data-testid=grid] .tile[title$="broken.jpg"]').waitFor();
+  t.equal(await grid.getAttribute('data-total'), '1', 'the error filter finds the broken file alone');
 
   // Organize: a plan from the page.
   await page.getByRole('link', { name: 'Organize' }).click();
