@@ -35,7 +35,7 @@ t.test('lumina dupes --json: the documented shape; review by CLI; refusals', asy
   t.equal((await runCli(['catalog', 'create', 'Lib', root, '--no-embeddings'], { env })).code, 0);
   const ingest = await runCli(['ingest', root, '--catalog', 'Lib', '--json'], { env });
   t.equal(ingest.code, 0, ingest.stderr);
-  t.equal(countFiles(path.join(config.dataDir, 'embed-input'), '.rgb'), 0, '--no-embeddings: no CNN input left at ingest');
+  t.equal(countFiles(path.join(config.dataDir, 'embed-input'), '.webp'), 0, '--no-embeddings: no CNN input left at ingest');
 
   const run = await runCli(['dupes', '--catalog', 'Lib', '--json', '--embeddings', 'off'], { env });
   t.equal(run.code, 0, run.stderr);
@@ -93,22 +93,24 @@ t.test('SIGKILL mid-detection, then a re-run finishes and writes each group once
   await library(root, 8);
   t.equal((await runCli(['ingest', root, '--catalog', 'Kill'], { env })).code, 0);
   const spool = path.join(config.dataDir, 'embed-input');
-  const spooled = countFiles(spool, '.rgb');
+  const spooled = countFiles(spool, '.webp');
+  const sizes = fs.readdirSync(spool, { withFileTypes: true, recursive: true }).filter((e) => e.isFile() && e.name.endsWith('.webp')).map((e) => fs.statSync(path.join(e.parentPath, e.name)).size);
+  t.ok(sizes.length > 0 && Math.max(...sizes) <= 20_000, `each CNN input waits compressed: at most ${Math.max(...sizes)} bytes (raw: 150 528)`);
   t.ok(spooled >= 16, `ingest left the CNN inputs (${spooled})`);
 
   // Killed while embedding: some inputs consumed, the groups not yet written.
   const child = spawn(process.execPath, [CLI, 'dupes', '--catalog', 'Kill', '--embed-batch', '2'], { env, stdio: 'ignore', detached: true });
   const exited = new Promise((resolve) => child.on('exit', (_c, signal) => resolve(signal)));
   const started = Date.now();
-  while (child.exitCode === null && countFiles(spool, '.rgb') > spooled - 4 && Date.now() - started < 120_000) await new Promise((r) => setTimeout(r, 20));
+  while (child.exitCode === null && countFiles(spool, '.webp') > spooled - 4 && Date.now() - started < 120_000) await new Promise((r) => setTimeout(r, 20));
   process.kill(-child.pid!, 'SIGKILL');
   t.equal(await exited, 'SIGKILL');
-  t.ok(countFiles(spool, '.rgb') < spooled, 'killed part way through the embed stage');
+  t.ok(countFiles(spool, '.webp') < spooled, 'killed part way through the embed stage');
 
   const again = await runCli(['dupes', '--catalog', 'Kill', '--json'], { env });
   t.equal(again.code, 0, again.stderr);
   const first = JSON.parse(again.stdout);
-  t.equal(countFiles(spool, '.rgb'), 0, 'every input embedded and removed');
+  t.equal(countFiles(spool, '.webp'), 0, 'every input embedded and removed');
   t.equal(first.groups.filter((g: { kind: string }) => g.kind === 'near').length, 8);
   const third = JSON.parse((await runCli(['dupes', '--catalog', 'Kill', '--json'], { env })).stdout);
   t.same(third.groups.map((g: { id: number; members: unknown[] }) => [g.id, g.members.length]), first.groups.map((g: { id: number; members: unknown[] }) => [g.id, g.members.length]), 'running again changes nothing');

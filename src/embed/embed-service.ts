@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { LuminaConfig } from '../config/config.js';
-import { embedInputDir, thumbnailDir, type Catalog } from '../model/catalog.js';
+import { EMBED_INPUT_EXT, embedInputDir, LEGACY_EMBED_INPUT_EXT, thumbnailDir, type Catalog } from '../model/catalog.js';
 import type { Sql } from '../db/database.js';
 import { pendingContents, writeEmbeddings } from '../db/embeddings.js';
 import { EMBED_SIZE } from '../pipeline/pixels.js';
@@ -78,10 +78,10 @@ export class EmbedService {
           summary.model = result.model;
           const rows = ok.flatMap((p, j) => p.ids.map((assetId) => ({ assetId, vector: result.vectors.slice(j * result.dim, (j + 1) * result.dim) })));
           await writeEmbeddings(this.sql, catalog.schema_name, result.model, rows);
-          for (const got of inputs) if (got?.spool) await fs.rm(got.spool, { force: true });
+          for (const got of inputs) for (const file of got?.spool ?? []) await fs.rm(file, { force: true });
           summary.embedded += ok.length;
-          summary.from_ingest += inputs.filter((x) => x?.spool).length;
-          summary.from_thumbnail += inputs.filter((x) => x && !x.spool).length;
+          summary.from_ingest += inputs.filter((x) => x?.spool.length).length;
+          summary.from_thumbnail += inputs.filter((x) => x && !x.spool.length).length;
         }
         done += items.length;
         onProgress?.(done, todo.length);
@@ -91,13 +91,21 @@ export class EmbedService {
     return summary;
   }
 
-  async #input(catalog: Catalog, p: Pending): Promise<{ bytes: Uint8Array; spool: string | null } | null> {
-    const spool = path.join(embedInputDir(this.config.dataDir, catalog.id), p.sha.slice(0, 2), `${p.sha}.rgb`);
+  async #input(catalog: Catalog, p: Pending): Promise<{ bytes: Uint8Array; spool: string[] } | null> {
+    const stem = path.join(embedInputDir(this.config.dataDir, catalog.id), p.sha.slice(0, 2), p.sha);
+    const spool = [`${stem}.${EMBED_INPUT_EXT}`, `${stem}.${LEGACY_EMBED_INPUT_EXT}`];
+    const rawBytes = EMBED_SIZE * EMBED_SIZE * 3;
     try {
-      const bytes = await fs.readFile(spool);
-      if (bytes.length === EMBED_SIZE * EMBED_SIZE * 3) return { bytes, spool };
+      const bytes = await sharp(spool[0]!).removeAlpha().raw().toBuffer();
+      if (bytes.length === rawBytes) return { bytes, spool };
     } catch {
-      /* not spooled: ingested before embeddings, or by a run with them off */
+      /* not spooled: ingested before embeddings, by a run with them off, or before inputs were compressed */
+    }
+    try {
+      const bytes = await fs.readFile(spool[1]!);
+      if (bytes.length === rawBytes) return { bytes, spool };
+    } catch {
+      /* no raw input either */
     }
     if (!p.thumbnailKey) return null;
     try {
@@ -106,7 +114,7 @@ export class EmbedService {
         .resize(EMBED_SIZE, EMBED_SIZE, { fit: 'fill' })
         .raw()
         .toBuffer();
-      return { bytes, spool: null };
+      return { bytes, spool: [] };
     } catch {
       return null;
     }

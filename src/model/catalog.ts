@@ -26,12 +26,17 @@ export function looksLikeUuid(text: string): boolean {
 }
 
 /**
- * Where ingest leaves each picture's CNN input (224×224 RGB, cut from the pixels it decoded
- * anyway) for the embed stage, which removes each once embedded.
+ * Where ingest leaves each picture's CNN input (224×224, cut from the pixels it decoded anyway,
+ * kept as WebP) for the embed stage, which removes each once embedded.
  */
 export function embedInputDir(dataDir: string, catalogId: string): string {
   return path.join(dataDir, 'embed-input', catalogId);
 }
+
+/** The CNN input's file extension (`<sha256>.webp` under embedInputDir). */
+export const EMBED_INPUT_EXT = 'webp';
+/** What ingests before the input was compressed left: raw RGB, still read and removed. */
+export const LEGACY_EMBED_INPUT_EXT = 'rgb';
 
 export function thumbnailDir(dataDir: string, catalogId: string): string {
   return path.join(dataDir, 'thumbnails', catalogId);
