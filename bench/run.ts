@@ -3,6 +3,7 @@ import { benchCluster } from './cluster.js';
 import { benchDedupe } from './dedupe.js';
 import { benchIngest, ingestPhase } from './ingest.js';
 import { benchOrganize } from './organize.js';
+import { benchQuality } from './quality.js';
 
 /** `npm run bench -- NAME [options]`: one benchmark by name. */
 const benches: Record<string, (argv: string[]) => Promise<void>> = {
@@ -12,6 +13,7 @@ const benches: Record<string, (argv: string[]) => Promise<void>> = {
   cluster: benchCluster,
   dedupe: benchDedupe,
   organize: benchOrganize,
+  quality: benchQuality,
   'ws-clients': wsClients,
 };
 
