@@ -115,6 +115,18 @@ export const OPTIONS = {
     defaultText: 'ffmpeg on PATH',
     parse: (v) => v || 'ffmpeg',
   }),
+  heifConvert: spec({
+    env: 'LUMINA_HEIF_CONVERT',
+    help: 'the heif-convert binary for HEVC HEIC/HEIF pixels (heif-info beside it checks their size first)',
+    defaultText: 'heif-convert on PATH',
+    parse: (v) => v || 'heif-convert',
+  }),
+  djxl: spec({
+    env: 'LUMINA_DJXL',
+    help: 'the djxl binary for JPEG XL pixels (jxlinfo beside it checks their size first)',
+    defaultText: 'djxl on PATH',
+    parse: (v) => v || 'djxl',
+  }),
   corsOrigins: spec({
     env: 'LUMINA_CORS_ORIGINS',
     help: 'comma-separated origins allowed by CORS, or * (serve --cors-origin)',

@@ -17,7 +17,7 @@ export const FILE_ERROR_CODES = [
   'no_dimensions',
   /** A RAW or HEIC file with no embedded preview to decode. */
   'no_preview',
-  /** A decoder this machine lacks (ffmpeg). */
+  /** A decoder this machine lacks (ffmpeg, djxl); retried once it may be installed. */
   'decoder_missing',
   /** A container libvips reads whose compression it cannot decode (HEVC inside HEIF). */
   'unsupported_codec',

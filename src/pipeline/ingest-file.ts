@@ -2,8 +2,10 @@ import type { AssetWrite } from '../db/assets.js';
 import type { FileError } from '../model/file-errors.js';
 import type { FileTask, FileTaskResult } from '../workers/file-task.js';
 import type { SharedResults } from '../workers/shared-results.js';
+import { messageOf } from '../util/errors.js';
 import { captureDate } from './capture-date.js';
 import type { DiscoveredFile } from './discover.js';
+import { decodeExternally, ExternalDecodeError, missingToolMessage, type ExternalDecoders, type ExternalFormat } from './external-decode.js';
 import { needsEmbeddedPreview } from './file-types.js';
 import { FINGERPRINT_VERSION, hashToInt8 } from './fingerprint.js';
 import { normalizeMetadata, tagsToJson, type MetadataReader } from './metadata.js';
@@ -16,6 +18,8 @@ export interface FileEdges {
   metadata: MetadataReader;
   runTask(task: FileTask): Promise<FileTaskResult>;
   ffmpeg: string | null;
+  /** heif-convert and djxl where installed: HEVC HEIC and JPEG XL pixels. */
+  decoders: ExternalDecoders;
   thumbnailDir: string;
   /** Where to leave the CNN input for the embed stage; null: none. */
   embedInputDir: string | null;
@@ -49,19 +53,47 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
 
   let pixelNote: FileError | null = null;
   let outcome: FileTaskResult;
-  if (file.type === 'image' && !needsEmbeddedPreview(file.ext, file.type) && !decodedByFfmpeg(file)) {
+  if (file.type === 'image' && !needsEmbeddedPreview(file.ext, file.type) && !decodedByFfmpeg(file) && externalFormatOf(file) === null) {
     // Metadata and pixels at once: ExifTool runs in its own processes, the pool on the cores.
     outcome = await edges.runTask(task);
   } else {
     const { tags, meta } = await metaPromise;
+    const external = externalFormatOf(file);
+    const tool = external ? edges.decoders[external] : null;
+    // Decodes with the external tool into the task; false (with pixelNote set) when it gives no pixels.
+    let toolTried = false;
+    const decodeWithTool = async (): Promise<boolean> => {
+      toolTried = true;
+      try {
+        task.pixels = new Uint8Array(await decodeExternally(tool!, external!, file.path, edges.maxPixels, meta));
+        task.decodeFile = false;
+        return true;
+      } catch (err) {
+        pixelNote = err instanceof ExternalDecodeError ? { code: err.code, message: err.message } : { code: 'undecodable', message: `cannot decode image: ${messageOf(err)}` };
+        return false;
+      }
+    };
+    let previewUsed = false;
     if (file.size > 0 && needsEmbeddedPreview(file.ext, file.type)) {
       const preview = await edges.metadata.embeddedPreview(file.path, tags);
-      if (preview) {
+      // With heif-convert, a small preview (an EXIF thumbnail) gives way to the picture itself.
+      const toolFirst = tool !== null && !(preview && coversPicture(preview, meta));
+      if (toolFirst && (await decodeWithTool())) {
+        /* decoded */
+      } else if (preview) {
         task.pixels = new Uint8Array(preview);
+        task.decodeFile = false;
+        previewUsed = true;
+        pixelNote = null;
+      } else if (toolFirst) {
         task.decodeFile = false;
       } else if (file.type === 'raw') {
         pixelNote = { code: 'no_preview', message: 'no embedded preview in this RAW file: metadata and checksum kept, no pixels' };
       }
+    } else if (external && file.size > 0) {
+      task.decodeFile = false;
+      if (tool) await decodeWithTool();
+      else pixelNote = { code: 'decoder_missing', message: missingToolMessage(external) };
     } else if (decodedByFfmpeg(file) && file.size > 0) {
       task.decodeFile = false;
       if (edges.ffmpeg) {
@@ -75,6 +107,8 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
       }
     }
     outcome = await edges.runTask(task);
+    // A preview libvips refuses: heif-convert decodes the file itself, once.
+    if (outcome.pixelError && previewUsed && tool && !toolTried && (await decodeWithTool())) outcome = await edges.runTask(task);
   }
   const { tags, error: metaError, meta } = await metaPromise;
 
@@ -149,13 +183,43 @@ function decodedByFfmpeg(file: DiscoveredFile): boolean {
   return file.type === 'video' || file.ext === 'bmp';
 }
 
+/** HEIC/HEIF (HEVC: most iPhone photos) and JPEG XL: formats the prebuilt libvips does not decode. */
+function externalFormatOf(file: DiscoveredFile): ExternalFormat | null {
+  if (file.type !== 'image') return null;
+  return file.ext === 'heic' || file.ext === 'heif' ? 'heif' : file.ext === 'jxl' ? 'jxl' : null;
+}
+
+/** Whether an embedded JPEG is the whole picture (its long side at least the file's), not a thumbnail; unknown sizes say no. */
+function coversPicture(jpeg: Buffer, meta: { width: number | null; height: number | null }): boolean {
+  const size = jpegSize(jpeg);
+  if (!size || !meta.width || !meta.height) return false;
+  return Math.max(size.width, size.height) >= Math.max(meta.width, meta.height);
+}
+
+/** A JPEG's size from its first frame header (SOFn), or null. */
+function jpegSize(jpeg: Buffer): { width: number; height: number } | null {
+  for (let at = 2; at + 9 < jpeg.length; ) {
+    if (jpeg[at] !== 0xff) return null;
+    const marker = jpeg[at + 1]!;
+    if (marker === 0xff) {
+      at++;
+      continue;
+    }
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: jpeg.readUInt16BE(at + 5), width: jpeg.readUInt16BE(at + 7) };
+    }
+    at += 2 + jpeg.readUInt16BE(at + 2);
+  }
+  return null;
+}
+
 /** The one error a user reads for a file that could not be fully processed, with its code; or null. */
 function fileError(file: DiscoveredFile, outcome: FileTaskResult, pixelNote: FileError | null, metaError: string | null, mime: string | null): FileError | null {
   if (outcome.readError) return outcome.readError;
   if (file.size === 0) return { code: 'empty', message: 'empty file (0 bytes)' };
   if (outcome.pixelError) {
     if (outcome.pixelError.code === 'unsupported_codec' && file.ext.startsWith('hei')) {
-      return { code: 'no_preview', message: 'HEIC pixels need an HEVC decoder this libvips lacks and the file has no embedded JPEG preview: metadata and checksum kept' };
+      return { code: 'no_preview', message: 'HEIC pixels need an HEVC decoder this libvips lacks (heif-convert, Debian: libheif-examples) and the file has no embedded JPEG preview: metadata and checksum kept' };
     }
     return outcome.pixelError;
   }
