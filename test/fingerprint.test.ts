@@ -1,7 +1,7 @@
 import t from 'tap';
 import sharp from 'sharp';
 import { analyzePixels } from '../src/pipeline/pixels.js';
-import { dhashFromGray, hashToHex, hashToInt8, lumaOf, phashFromGray } from '../src/pipeline/fingerprint.js';
+import { dhashFromGray, hashToHex, hashToInt8, lumaOf, phashFromGray, trimBox } from '../src/pipeline/fingerprint.js';
 import { scene } from './helpers/corpus.js';
 
 // Plain reference implementations written from imagehash's Python source, independent of the
@@ -89,4 +89,28 @@ t.test('EXIF orientation is applied before hashing', async (t) => {
   t.equal(o.height, 600);
   const dist = (r.phash ^ o.phash).toString(2).split('').filter((c) => c === '1').length;
   t.ok(dist <= 4, `same displayed picture, same pHash (distance ${dist})`);
+});
+
+t.test('a plain border is left out of the hashes; a picture without one is hashed whole', async (t) => {
+  const w = 40;
+  const h = 30;
+  const gray = new Uint8Array(w * h).fill(250);
+  // A picture (varied pixels) inside a 4 px white frame.
+  for (let y = 4; y < h - 4; y++) for (let x = 4; x < w - 4; x++) gray[y * w + x] = (x * 37 + y * 11) % 200;
+  t.same(trimBox(gray, w, h), { left: 6, top: 6, width: w - 12, height: h - 12 }, 'the frame and its blurred edge are cut away');
+  const plain = Uint8Array.from({ length: w * h }, (_, i) => (i * 7) % 251);
+  t.same(trimBox(plain, w, h), { left: 0, top: 0, width: w, height: h }, 'no border, nothing cut');
+  // A plain band on one side only (sky, a wall) is part of the picture.
+  const sky = Uint8Array.from(plain);
+  for (let y = 0; y < 8; y++) for (let x = 0; x < w; x++) sky[y * w + x] = 240;
+  t.same(trimBox(sky, w, h), { left: 0, top: 0, width: w, height: h }, 'a plain top alone is not a frame');
+
+  // End to end: a copy with a 10 % frame, white or black, hashes like its original.
+  const original = await sharp(scene(800, 600, 21)).jpeg({ quality: 92 }).toBuffer();
+  const framed = (c: number) => sharp(original).extend({ top: 60, bottom: 60, left: 80, right: 80, background: { r: c, g: c, b: c } }).jpeg({ quality: 90 }).toBuffer();
+  const [po, pw, pk] = await Promise.all([analyzePixels(original, 1e8), analyzePixels(await framed(255), 1e8), analyzePixels(await framed(0), 1e8)]);
+  const dist = (x: bigint, y: bigint) => (x ^ y).toString(2).split('').filter((c) => c === '1').length;
+  t.ok(dist(po.phashSign, pw.phashSign) <= 6, `white frame: sign-pHash distance ${dist(po.phashSign, pw.phashSign)}`);
+  t.ok(dist(po.phashSign, pk.phashSign) <= 6, `black frame: sign-pHash distance ${dist(po.phashSign, pk.phashSign)}`);
+  t.equal(pw.width, 960, 'the asset keeps its real size');
 });

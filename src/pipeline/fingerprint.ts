@@ -71,8 +71,63 @@ export function phashFromGray(gray32: Uint8Array): bigint {
 /**
  * Bump when the hashes computed from the same pixels change, so a re-scan recomputes them.
  * 2: the sign hash was added, and the small grays were read as one band (they had been three).
+ * 3: hashes are taken inside the picture's plain border (trimBox), so a framed copy matches.
  */
-export const FINGERPRINT_VERSION = 2;
+export const FINGERPRINT_VERSION = 3;
+
+/** How far (of 255) a border pixel may stray from the border's colour and still be border. */
+const BORDER_TOLERANCE = 16;
+/** At most this share of each side is taken as border: past it, the "border" is the picture. */
+const MAX_BORDER = 0.3;
+
+export interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * The picture inside a plain border (a frame, a mat, letterboxing): rows and columns are peeled
+ * off each edge while every pixel in them is within BORDER_TOLERANCE of the corner's gray. The
+ * hashes are taken inside this box, so a copy with a border added hashes like its original, and a
+ * picture without one is untouched.
+ */
+export function trimBox(gray: Uint8Array, width: number, height: number): Box {
+  const at = (x: number, y: number) => gray[y * width + x]!;
+  const plainRow = (y: number, x0: number, x1: number, ref: number) => {
+    for (let x = x0; x < x1; x++) if (Math.abs(at(x, y) - ref) > BORDER_TOLERANCE) return false;
+    return true;
+  };
+  const plainCol = (x: number, y0: number, y1: number, ref: number) => {
+    for (let y = y0; y < y1; y++) if (Math.abs(at(x, y) - ref) > BORDER_TOLERANCE) return false;
+    return true;
+  };
+  const ref = at(0, 0);
+  const maxX = Math.floor(width * MAX_BORDER);
+  const maxY = Math.floor(height * MAX_BORDER);
+  let top = 0;
+  let bottom = height;
+  let left = 0;
+  let right = width;
+  while (top < maxY && plainRow(top, 0, width, ref)) top++;
+  while (height - bottom < maxY && plainRow(bottom - 1, 0, width, ref)) bottom--;
+  while (left < maxX && plainCol(left, top, bottom, ref)) left++;
+  while (width - right < maxX && plainCol(right - 1, top, bottom, ref)) right--;
+  // A border on one side only is more likely sky or a wall than a frame: trim only framed pictures.
+  const framed = (top > 0 && bottom < height) || (left > 0 && right < width);
+  if (!framed) return { left: 0, top: 0, width, height };
+  // The edge between border and picture is blurred by the shrink on load (and JPEG's ringing):
+  // a trimmed side gives up BORDER_EDGE more pixels, so no sliver of border is hashed.
+  if (top > 0) top += BORDER_EDGE;
+  if (bottom < height) bottom -= BORDER_EDGE;
+  if (left > 0) left += BORDER_EDGE;
+  if (right < width) right -= BORDER_EDGE;
+  return { left, top, width: right - left, height: bottom - top };
+}
+
+/** Pixels of the decode given up at a trimmed edge (see trimBox). */
+const BORDER_EDGE = 2;
 
 /**
  * pHash, and its sign form from the same DCT: bit = coefficient > 0 instead of > median. Mirroring

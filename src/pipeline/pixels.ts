@@ -1,7 +1,7 @@
 import sharp, { type SharpOptions } from 'sharp';
 import type { FileErrorCode } from '../model/file-errors.js';
 import { messageOf } from '../util/errors.js';
-import { dhashFromGray, laplacianVariance, lumaOf, phashesFromGray } from './fingerprint.js';
+import { dhashFromGray, laplacianVariance, lumaOf, phashesFromGray, trimBox } from './fingerprint.js';
 
 /** Longest side of the thumbnail, and of the decode: libvips shrinks on load to about this. */
 export const THUMBNAIL_SIZE = 256;
@@ -113,10 +113,13 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: An
   const { width: bw, height: bh, channels } = base.info;
   const gray = lumaOf(base.data, channels, bw * bh);
   const rawGray = { raw: { width: bw, height: bh, channels: 1 as const } };
+  // Hashed inside a plain border, if the picture has one: a framed copy hashes like its original.
+  const box = trimBox(gray, bw, bh);
+  const inner = () => (box.width === bw && box.height === bh ? sharp(gray, rawGray) : sharp(gray, rawGray).extract(box));
   // libvips writes a one-band raw input back out as sRGB (three bands) unless told otherwise.
   const [g9, g32] = await Promise.all([
-    sharp(gray, rawGray).resize(9, 8, { fit: 'fill', kernel: 'lanczos3' }).extractChannel(0).raw().toBuffer(),
-    sharp(gray, rawGray).resize(32, 32, { fit: 'fill', kernel: 'lanczos3' }).extractChannel(0).raw().toBuffer(),
+    inner().resize(9, 8, { fit: 'fill', kernel: 'lanczos3' }).extractChannel(0).raw().toBuffer(),
+    inner().resize(32, 32, { fit: 'fill', kernel: 'lanczos3' }).extractChannel(0).raw().toBuffer(),
   ]);
   const dhash = dhashFromGray(g9);
   const { phash, phashSign } = phashesFromGray(g32);
@@ -125,9 +128,10 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: An
 
   const rawBase = { raw: { width: bw, height: bh, channels } };
   const thumbnail = await sharp(base.data, rawBase).webp({ quality: 75, effort: 2 }).toBuffer();
-  // The CNN's input, from the pixels already decoded: the embed stage never opens the file.
+  // The CNN's input, from the pixels already decoded (inside the border, as the hashes): the
+  // embed stage never opens the file.
   const embedInput = opts2.embedInput
-    ? await sharp(base.data, rawBase).removeAlpha().toColourspace('srgb').resize(EMBED_SIZE, EMBED_SIZE, { fit: 'fill' }).webp({ quality: EMBED_INPUT_QUALITY, effort: 2 }).toBuffer()
+    ? await (box.width === bw && box.height === bh ? sharp(base.data, rawBase) : sharp(base.data, rawBase).extract(box)).removeAlpha().toColourspace('srgb').resize(EMBED_SIZE, EMBED_SIZE, { fit: 'fill' }).webp({ quality: EMBED_INPUT_QUALITY, effort: 2 }).toBuffer()
     : undefined;
   const t3 = performance.now();
 
