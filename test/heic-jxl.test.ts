@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { runCli } from './helpers/cli.js';
 import { writePhoto } from './helpers/corpus.js';
 import { configFor, envFor } from './helpers/postgres.js';
@@ -108,15 +108,21 @@ async function buildLibrary(root: string, scratch: string): Promise<Record<strin
   return { jpeg, heic, jxl, turnedJpeg, turnedHeic, other };
 }
 
-t.test('HEVC HEIC and JPEG XL are decoded by heif-convert and djxl, and found as duplicates of their JPEG', async (t) => {
+/** A fresh catalog and library of the same pictures in every format; fails (not skips) without the tools. */
+async function library(t: Test) {
   if (missing.length) {
     t.fail(`missing ${missing.join(', ')}: install them (Debian: apt-get install libheif-examples libjxl-tools; .ci/run does)`);
-    return;
+    return null;
   }
   const config = await configFor(t, 'pglite');
-  const env = envFor(config);
   const root = tmpDir(t, 'lumina-heic-');
-  const files = await buildLibrary(root, tmpDir(t, 'lumina-heic-scratch-'));
+  return { env: envFor(config), root, files: await buildLibrary(root, tmpDir(t, 'lumina-heic-scratch-')) };
+}
+
+t.test('HEVC HEIC and JPEG XL are decoded by heif-convert and djxl, and found as duplicates of their JPEG', async (t) => {
+  const setup = await library(t);
+  if (!setup) return;
+  const { env, root, files } = setup;
   t.match(execFileSync('heif-info', [path.resolve(files.heic!)]).toString(), /image: 960x720/, 'heif-enc wrote a HEIC');
 
   const run = await runCli(['ingest', root, '--catalog', 'Phones', '--json', '--workers', '2'], { env });
@@ -146,14 +152,9 @@ t.test('HEVC HEIC and JPEG XL are decoded by heif-convert and djxl, and found as
 });
 
 t.test('without heif-convert or djxl: HEIC keeps no_preview, JPEG XL says which tool it needs, and a later run with the tool decodes it', async (t) => {
-  if (missing.length) {
-    t.fail(`missing ${missing.join(', ')}: install them (Debian: apt-get install libheif-examples libjxl-tools; .ci/run does)`);
-    return;
-  }
-  const config = await configFor(t, 'pglite');
-  const env = envFor(config);
-  const root = tmpDir(t, 'lumina-heic-');
-  const files = await buildLibrary(root, tmpDir(t, 'lumina-heic-scratch-'));
+  const setup = await library(t);
+  if (!setup) return;
+  const { env, root, files } = setup;
   const without = { ...env, LUMINA_HEIF_CONVERT: path.join(root, 'nowhere/heif-convert'), LUMINA_DJXL: path.join(root, 'nowhere/djxl') };
 
   const run = await runCli(['ingest', root, '--catalog', 'Bare', '--json', '--workers', '2'], { env: without });
