@@ -219,7 +219,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
     const reps = representatives(assets);
     if (reps.length <= retrievalLimit()) {
       embeddings = await loadEmbeddings(sql, schema, reps.map((r) => r.id));
-      const found = embeddingPairs(reps, embeddings, params, pairs);
+      const found = embeddingPairs(reps, embeddings, pairs);
       proposed = found.pairs;
       retrieval = found.engine;
     } else {
