@@ -160,6 +160,8 @@ t.test('duplicate review by keyboard in a real browser', async (t) => {
   const again = await api(base, 'POST', '/api/jobs/duplicates', { body: { catalog_id: catalogId, embeddings: 'off' } });
   t.equal((await jobDone(base, again.json.id)).status, 'completed');
   t.equal((await api(base, 'GET', `/api/catalogs/${catalogId}/duplicates/${dismissed}`)).json.review_status, 'dismissed', 'a dismissed group stays dismissed after detection runs again');
+  await waitMessage(page, /^Duplicate detection finished/);
+  t.pass('the open page reads the queue again when a detection run ends');
 
   // A stale decision: a second browser context decides the group this page still shows.
   await page.reload();
@@ -193,6 +195,15 @@ t.test('duplicate review by keyboard in a real browser', async (t) => {
   t.equal((await groupsOf(base, catalogId, 'open')).length, 0, 'no open group is left');
   const resolved = await groupsOf(base, catalogId, 'resolved');
   t.ok(resolved.every((g) => g.members.some((m) => m.decision === 'keep')), 'every resolved group keeps a copy');
+
+  // A filtered link reloads as it was; a page for something that is not an id is no page.
+  await page.goto(`${base}/catalogs/${catalogId}/duplicates?status=all`);
+  await page.locator('.queue button.current').waitFor();
+  const every = (await groupsOf(base, catalogId)).length;
+  t.match(await page.getByTestId('group-count').textContent(), new RegExp(`^${every} groups`), `status=all lists all ${every} groups after a reload`);
+  await page.goto(`${base}/catalogs/not-an-id/duplicates`);
+  await page.getByRole('heading', { name: 'Not found' }).waitFor();
+  t.pass('a catalog path without an id is not found');
 
   // The browser logs the expected 409 as a failed load; nothing else may show up.
   t.same(page.problems.filter((p) => !/status of 409/.test(p)), [], 'no script errors on the page');

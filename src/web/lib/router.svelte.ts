@@ -8,8 +8,12 @@ export type Route =
   | { name: 'jobs' }
   | { name: 'not_found'; path: string };
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export function parseRoute(pathname: string): Route {
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  // A catalog's pages take its id: anything else is no page at all.
+  if (parts[0] === 'catalogs' && parts[1] !== undefined && !UUID.test(parts[1])) return { name: 'not_found', path: pathname };
   if (parts.length === 0) return { name: 'catalogs' };
   if (parts[0] === 'jobs' && parts.length === 1) return { name: 'jobs' };
   if (parts[0] === 'catalogs' && parts.length === 2) return { name: 'browse', catalogId: parts[1]! };
