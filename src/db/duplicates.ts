@@ -218,6 +218,11 @@ export interface GroupRow {
 
 type OrderFragment = (sql: Sql) => ReturnType<Sql>;
 
+/** What resolving group `g` would free: the sizes of its members other than the keeper (one rule for every query). */
+const reclaimable = (sql: Sql, s: ReturnType<typeof catalogSchema>) => sql`
+  (select coalesce(sum(a.size) filter (where m.asset_id is distinct from g.keeper_asset_id), 0)::int8
+   from ${s}.duplicate_members m join ${s}.assets a on a.id = m.asset_id where m.group_id = g.id)`;
+
 /** The orders by which groups are listed; picked from this fixed map, never written from input. */
 const ORDER: Record<GroupSort, Record<SortDirection, OrderFragment>> = {
   id: { asc: (sql) => sql`g.id asc`, desc: (sql) => sql`g.id desc` },
@@ -257,9 +262,8 @@ export async function listGroups(sql: Sql, schema: string, f: GroupFilter): Prom
     from ${s}.duplicate_groups g
       left join ${s}.assets k on k.id = g.keeper_asset_id
       cross join lateral (
-        select coalesce(sum(a.size) filter (where m.asset_id is distinct from g.keeper_asset_id), 0)::int8 as bytes_reclaimable,
-          max(m.distance) as max_distance
-        from ${s}.duplicate_members m join ${s}.assets a on a.id = m.asset_id where m.group_id = g.id) st
+        select ${reclaimable(sql, s)} as bytes_reclaimable,
+          (select max(m.distance) from ${s}.duplicate_members m where m.group_id = g.id) as max_distance) st
     where true ${where(sql, f)} ${after}
       ${f.id !== undefined ? sql`and g.id = ${f.id}` : sql``}
     order by ${ORDER[sort][dir](sql)}
@@ -348,8 +352,7 @@ export async function openGroupKeepers(sql: Sql, schema: string, kind?: GroupKin
   const s = catalogSchema(sql, schema);
   const rows = await sql<{ id: bigint; keeper_asset_id: bigint | null; bytes_reclaimable: bigint }[]>`
     select g.id, g.keeper_asset_id,
-      (select coalesce(sum(a.size) filter (where m.asset_id is distinct from g.keeper_asset_id), 0)::int8
-       from ${s}.duplicate_members m join ${s}.assets a on a.id = m.asset_id where m.group_id = g.id) as bytes_reclaimable
+      ${reclaimable(sql, s)} as bytes_reclaimable
     from ${s}.duplicate_groups g
     where g.review_status = 'open' ${kind ? sql`and g.kind = ${kind}` : sql``}
     order by g.id`;
@@ -394,8 +397,7 @@ export async function resolveToKeepers(
     if (!ok.length) return { resolved: [], skipped };
     const resolved = await tx<{ id: bigint; keeper_asset_id: bigint; bytes_reclaimable: bigint }[]>`
       select g.id, g.keeper_asset_id,
-        (select coalesce(sum(a.size) filter (where m.asset_id <> g.keeper_asset_id), 0)::int8
-         from ${s}.duplicate_members m join ${s}.assets a on a.id = m.asset_id where m.group_id = g.id) as bytes_reclaimable
+        ${reclaimable(tx, s)} as bytes_reclaimable
       from ${s}.duplicate_groups g where g.id = any(${ok}::int8[]) order by g.id`;
     await tx`
       insert into ${s}.audit_log (actor, action, details)

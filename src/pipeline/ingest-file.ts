@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import type { AssetWrite } from '../db/assets.js';
 import type { FileError } from '../model/file-errors.js';
 import type { FileTask, FileTaskResult } from '../workers/file-task.js';
@@ -77,7 +78,7 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
     if (file.size > 0 && needsEmbeddedPreview(file.ext, file.type)) {
       const preview = await edges.metadata.embeddedPreview(file.path, tags);
       // With heif-convert, a small preview (an EXIF thumbnail) gives way to the picture itself.
-      const toolFirst = tool !== null && !(preview && coversPicture(preview, meta));
+      const toolFirst = tool !== null && !(preview && (await coversPicture(preview, meta)));
       if (toolFirst && (await decodeWithTool())) {
         /* decoded */
       } else if (preview) {
@@ -190,27 +191,11 @@ function externalFormatOf(file: DiscoveredFile): ExternalFormat | null {
 }
 
 /** Whether an embedded JPEG is the whole picture (its long side at least the file's), not a thumbnail; unknown sizes say no. */
-function coversPicture(jpeg: Buffer, meta: { width: number | null; height: number | null }): boolean {
-  const size = jpegSize(jpeg);
-  if (!size || !meta.width || !meta.height) return false;
+async function coversPicture(jpeg: Buffer, meta: { width: number | null; height: number | null }): Promise<boolean> {
+  // libvips reads the size from the header alone.
+  const size = await sharp(jpeg).metadata().catch(() => null);
+  if (!size?.width || !size.height || !meta.width || !meta.height) return false;
   return Math.max(size.width, size.height) >= Math.max(meta.width, meta.height);
-}
-
-/** A JPEG's size from its first frame header (SOFn), or null. */
-function jpegSize(jpeg: Buffer): { width: number; height: number } | null {
-  for (let at = 2; at + 9 < jpeg.length; ) {
-    if (jpeg[at] !== 0xff) return null;
-    const marker = jpeg[at + 1]!;
-    if (marker === 0xff) {
-      at++;
-      continue;
-    }
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { height: jpeg.readUInt16BE(at + 5), width: jpeg.readUInt16BE(at + 7) };
-    }
-    at += 2 + jpeg.readUInt16BE(at + 2);
-  }
-  return null;
 }
 
 /** The one error a user reads for a file that could not be fully processed, with its code; or null. */

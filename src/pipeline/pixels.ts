@@ -1,4 +1,4 @@
-import sharp, { type SharpOptions } from 'sharp';
+import sharp, { type Sharp, type SharpOptions } from 'sharp';
 import type { FileErrorCode } from '../model/file-errors.js';
 import { messageOf } from '../util/errors.js';
 import { dhashFromGray, laplacianVariance, lumaOf, phashesFromGray, trimBox } from './fingerprint.js';
@@ -115,7 +115,9 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: An
   const rawGray = { raw: { width: bw, height: bh, channels: 1 as const } };
   // Hashed inside a plain border, if the picture has one: a framed copy hashes like its original.
   const box = trimBox(gray, bw, bh);
-  const inner = () => (box.width === bw && box.height === bh ? sharp(gray, rawGray) : sharp(gray, rawGray).extract(box));
+  const framed = box.width !== bw || box.height !== bh;
+  const inside = (img: Sharp) => (framed ? img.extract(box) : img);
+  const inner = () => inside(sharp(gray, rawGray));
   // libvips writes a one-band raw input back out as sRGB (three bands) unless told otherwise.
   const [g9, g32] = await Promise.all([
     inner().resize(9, 8, { fit: 'fill', kernel: 'lanczos3' }).extractChannel(0).raw().toBuffer(),
@@ -131,7 +133,7 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: An
   // The CNN's input, from the pixels already decoded (inside the border, as the hashes): the
   // embed stage never opens the file.
   const embedInput = opts2.embedInput
-    ? await (box.width === bw && box.height === bh ? sharp(base.data, rawBase) : sharp(base.data, rawBase).extract(box)).removeAlpha().toColourspace('srgb').resize(EMBED_SIZE, EMBED_SIZE, { fit: 'fill' }).webp({ quality: EMBED_INPUT_QUALITY, effort: 2 }).toBuffer()
+    ? await inside(sharp(base.data, rawBase)).removeAlpha().toColourspace('srgb').resize(EMBED_SIZE, EMBED_SIZE, { fit: 'fill' }).webp({ quality: EMBED_INPUT_QUALITY, effort: 2 }).toBuffer()
     : undefined;
   const t3 = performance.now();
 

@@ -11,7 +11,7 @@ import { duplicatesParams, type DuplicatesParams, type DuplicatesSummary } from 
 import type { JobExecutor } from '../jobs/executor.js';
 import { describeOwner, ownerIsGone } from '../jobs/lease.js';
 import { resolveInsideRoots } from '../jobs/paths.js';
-import type { OrganizeParams, OrganizeSummary } from '../jobs/organize.js';
+import { paramsOf as organizeParamsOf, type OrganizeParams, type OrganizeSummary } from '../jobs/organize.js';
 import type { ScanParams, ScanSummary } from '../jobs/scan.js';
 import { isUuid, looksLikeUuid, type Catalog } from '../model/catalog.js';
 import { isFinal, type Job, type JobProgress, type JobType } from '../model/job.js';
@@ -129,7 +129,7 @@ export class JobService {
     if (!catalog) return none;
     const next = (keys: number[]) => (keys.length === page.limit ? String(keys.at(-1)) : null);
     if (job.type === 'organize') {
-      const { plan_id } = job.params as unknown as OrganizeParams;
+      const { plan_id } = organizeParamsOf(job);
       const actions = await failedActions(this.o.sql, catalog.schema_name, plan_id, { afterSeq: page.after, limit: page.limit });
       return {
         items: actions.map((a) => ({ asset_id: a.asset_id, path: a.source_path, code: a.error_code ?? 'failed', message: a.error ?? 'failed' })),
