@@ -37,6 +37,17 @@ export async function loadDedupeAssets(sql: Sql, schema: string): Promise<Dedupe
 }
 
 /** Pictures fingerprinted before the sign hash existed: near search cannot see them until a scan. */
+/** The thumbnail of each of these assets that has one (geometric verification reads them). */
+export async function thumbnailKeys(sql: Sql, schema: string, ids: number[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (let i = 0; i < ids.length; i += 10000) {
+    const rows = await sql<{ id: bigint; thumbnail_key: string }[]>`
+      select id, thumbnail_key from ${catalogSchema(sql, schema)}.assets where id = any(${ids.slice(i, i + 10000)}::int8[]) and thumbnail_key is not null`;
+    for (const r of rows) out.set(Number(r.id), r.thumbnail_key);
+  }
+  return out;
+}
+
 export async function countStaleFingerprints(sql: Sql, schema: string): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
     select count(*)::int as n from ${catalogSchema(sql, schema)}.assets where status = any(${[...DEDUPE_STATUSES]}::text[]) and phash is not null and phash_sign is null`;

@@ -3,6 +3,7 @@ import { packHashes, popcount32 } from './hamming-index.js';
 import { burstGroups, exactGroups, formatPairGroups, nearGroups, representatives, withDamageNote, type ComputedGroup, type DedupeAsset, type NearPair } from './groups.js';
 import type { PairList } from './join-pool.js';
 import { cosine } from '../embed/vectors.js';
+import type { Verdict } from './local-features.js';
 
 /**
  * Detection as plain functions: what the join searches over, its pairs as asset pairs, the pairs
@@ -64,7 +65,8 @@ export function detect(
     const ea = params.embeddings === 'off' ? undefined : embeddings.get(p.a);
     const eb = params.embeddings === 'off' ? undefined : embeddings.get(p.b);
     // A CNN sees a turned picture as another picture: turned matches rest on their exact hash.
-    if (p.orientation !== 0) {
+    // Local features aligned the two pictures pixel for pixel: nothing left for the CNN to say.
+    if (p.orientation !== 0 || p.verified) {
       confirmed.push(p);
       continue;
     }
@@ -110,16 +112,32 @@ export const RETRIEVAL_SIMILARITY = 0.95;
 
 /** Neighbours per picture the CNN may propose: near-identical clusters larger than this are the hash's to find. */
 const RETRIEVAL_NEIGHBOURS = 32;
+/**
+ * Below RETRIEVAL_SIMILARITY, down to this, a picture's nearest embeddings are candidates that only
+ * local features can confirm (geometric verification): a 75 % crop off-centre or a portrait cut of
+ * a landscape falls to a cosine of 0.55-0.7 with MobileNetV2, where unrelated pictures of one
+ * place crowd in too.
+ */
+export const VERIFY_SIMILARITY = 0.6;
+/** Of those, the nearest this many per picture (in either direction): each costs a feature match. */
+const VERIFY_NEIGHBOURS = 8;
+
+export interface EmbeddingProposals {
+  /** Pairs the CNN finds near-identical (cosine ≥ RETRIEVAL_SIMILARITY); local features may still veto. */
+  pairs: NearPair[];
+  /** Nearer than VERIFY_SIMILARITY but not near-identical: duplicates only if local features confirm. */
+  candidates: NearPair[];
+  engine: string;
+}
 
 /**
- * Pairs the hash missed that the CNN finds near-identical (a crop moves a pHash more than a
- * recompression does): each picture's nearest embeddings by inner product, through FAISS's exact
- * flat index where the addon is built (a BLAS matrix product: 20 000 pictures in 5 s with
- * OpenBLAS), kept above RETRIEVAL_SIMILARITY.
+ * Pairs the hash missed that the CNN finds alike (a crop moves a pHash more than a recompression
+ * does): each picture's nearest embeddings by inner product, through FAISS's exact flat index where
+ * the addon is built (a BLAS matrix product: 20 000 pictures in 5 s with OpenBLAS).
  */
-export function embeddingPairs(reps: DedupeAsset[], embeddings: Map<number, Float32Array>, known: NearPair[]): { pairs: NearPair[]; engine: string } {
+export function embeddingPairs(reps: DedupeAsset[], embeddings: Map<number, Float32Array>, known: NearPair[]): EmbeddingProposals {
   const withVectors = reps.filter((r) => embeddings.has(r.id) && r.hash !== null);
-  if (withVectors.length < 2) return { pairs: [], engine: 'none' };
+  if (withVectors.length < 2) return { pairs: [], candidates: [], engine: 'none' };
   const dim = embeddings.get(withVectors[0]!.id)!.length;
   const data = new Float32Array(withVectors.length * dim);
   withVectors.forEach((r, k) => data.set(embeddings.get(r.id)!, k * dim));
@@ -128,21 +146,83 @@ export function embeddingPairs(reps: DedupeAsset[], embeddings: Map<number, Floa
   const k = Math.min(RETRIEVAL_NEIGHBOURS + 1, withVectors.length);
   const res = index.search(data, k);
   const have = new Set(known.map((p) => `${p.a},${p.b}`));
-  const out: NearPair[] = [];
+  const pairs: NearPair[] = [];
+  const candidates: NearPair[] = [];
   for (let q = 0; q < withVectors.length; q++) {
+    let listed = 0;
     for (let r = q * k; r < (q + 1) * k; r++) {
       const other = res.labels[r]!;
+      const cos = res.distances[r]!;
+      if (other === q || other < 0 || cos < VERIFY_SIMILARITY) continue;
       // Nearest-neighbour lists are not symmetric: either side may be the one that lists the pair.
-      if (other === q || other < 0 || res.distances[r]! < RETRIEVAL_SIMILARITY) continue;
+      const near = cos >= RETRIEVAL_SIMILARITY;
+      if (!near && ++listed > VERIFY_NEIGHBOURS) continue;
       const x = withVectors[q]!;
       const y = withVectors[other]!;
       const [a, b] = x.id < y.id ? [x.id, y.id] : [y.id, x.id];
       if (have.has(`${a},${b}`)) continue;
       have.add(`${a},${b}`);
-      out.push({ a, b, distance: popcount64(x.hash! ^ y.hash!), orientation: 0, similarity: null });
+      (near ? pairs : candidates).push({ a, b, distance: popcount64(x.hash! ^ y.hash!), orientation: 0, similarity: Math.round(cos * 10000) / 10000 });
     }
   }
-  return { pairs: out, engine: `${nativeFaiss() ? 'faiss' : 'js'} flat, ${k - 1} nearest` };
+  return { pairs, candidates, engine: `${nativeFaiss() ? 'faiss' : 'js'} flat, ${k - 1} nearest` };
+}
+
+/** Verdicts of local features on pairs, in order (src/jobs/verify-pairs.ts reads the pictures). */
+export type VerifyPairs = (pairs: Pick<NearPair, 'a' | 'b'>[]) => Promise<Verdict[]>;
+
+/**
+ * What geometric verification makes of the pairs, before grouping:
+ *  - a borderline hash pair (past half the threshold) or a near-identical CNN pair is dropped when
+ *    local features show two different pictures (a stereo pair: same hash, same CNN, parallax);
+ *  - a merely similar CNN candidate joins when they show one picture edited;
+ *  - then, since a group is its keeper's star, a picture whose verified match landed in another
+ *    group is checked against that group's keeper, which it may reach directly.
+ */
+export async function withLocalFeatures(
+  assets: DedupeAsset[],
+  pairs: NearPair[],
+  proposals: EmbeddingProposals,
+  embeddings: Map<number, Float32Array>,
+  params: DetectParams,
+  verify: VerifyPairs,
+): Promise<NearPair[]> {
+  const sure = Math.floor(params.threshold / 2);
+  const borderline = pairs.filter((p) => p.orientation === 0 && p.distance > sure);
+  const settled = pairs.filter((p) => !(p.orientation === 0 && p.distance > sure));
+  const checked = [...borderline, ...proposals.pairs, ...proposals.candidates];
+  const verdicts = await verify(checked);
+  const out = [...settled];
+  checked.forEach((p, k) => {
+    const v = verdicts[k]!;
+    if (v === 'same') out.push({ ...p, verified: true });
+    else if (v === 'unknown' && k < borderline.length + proposals.pairs.length) out.push(p);
+  });
+  // Second chance: against the keeper of the group a picture's match was put in.
+  const byId = new Map(assets.map((a) => [a.id, a]));
+  const keeperOf = new Map<number, number>();
+  for (const g of detect(assets, out, embeddings, params).groups) if (g.kind === 'near' || g.kind === 'exact') for (const m of g.members) keeperOf.set(m.assetId, g.keeperId);
+  const have = new Set(out.map((p) => `${p.a},${p.b}`));
+  const again: NearPair[] = [];
+  const offer = (keeper: number | undefined, other: number) => {
+    if (keeper === undefined || keeper === other) return;
+    const [a, b] = keeper < other ? [keeper, other] : [other, keeper];
+    if (have.has(`${a},${b}`)) return;
+    have.add(`${a},${b}`);
+    const [x, y] = [byId.get(a), byId.get(b)];
+    if (!x?.hash || !y?.hash) return;
+    const ea = embeddings.get(a);
+    const eb = embeddings.get(b);
+    again.push({ a, b, distance: popcount64(x.hash ^ y.hash), orientation: 0, similarity: ea && eb ? Math.round(cosine(ea, eb) * 10000) / 10000 : null });
+  };
+  for (const p of checked) {
+    if (keeperOf.get(p.a) === keeperOf.get(p.b) && keeperOf.has(p.a)) continue;
+    offer(keeperOf.get(p.b), p.a);
+    offer(keeperOf.get(p.a), p.b);
+  }
+  const second = await verify(again);
+  again.forEach((p, k) => second[k] === 'same' && out.push({ ...p, verified: true }));
+  return out;
 }
 
 function popcount64(v: bigint): number {

@@ -53,6 +53,8 @@ export interface NearPair {
   distance: number;
   orientation: number;
   similarity: number | null;
+  /** Confirmed by local features (geometric verification), whatever the hash distance and cosine. */
+  verified?: boolean;
 }
 
 /** Intact before damaged, whatever else: every kind of group orders its candidates by this first. */

@@ -3,15 +3,16 @@ import type { Sql } from '../db/database.js';
 import { loadEmbeddings } from '../db/embeddings.js';
 import { finishJob, whileRunning } from '../db/jobs.js';
 import { withReconnect } from '../db/retry.js';
-import { detect, embeddingPairs, pairsOf, retrievalLimit, searchInput, type SearchInput } from '../dedupe/detect.js';
+import { detect, embeddingPairs, pairsOf, retrievalLimit, searchInput, withLocalFeatures, type SearchInput } from '../dedupe/detect.js';
 import { representatives, type ComputedGroup, type DedupeAsset, type NearPair } from '../dedupe/groups.js';
 import { buildIndex, joinSlices, type HammingIndex, type JoinSlice } from '../dedupe/hamming-index.js';
 import type { JoinPool } from '../dedupe/join-pool.js';
 import { mergeWithStored } from '../dedupe/review.js';
 import type { EmbedService, EmbedSummary } from '../embed/embed-service.js';
-import type { Catalog } from '../model/catalog.js';
+import { thumbnailDir, type Catalog } from '../model/catalog.js';
 import { secondsSinceStart, type Job, type JobProgress, type JobRunner } from '../model/job.js';
 import { messageOf } from '../util/errors.js';
+import { PairVerifier, type VerifySummary } from './verify-pairs.js';
 
 /**
  * The duplicates job, one module for both runners: plan (load the hashes, cut the search into
@@ -59,6 +60,8 @@ const CONTENTS_PER_EMBED_BATCH = 256;
 /** What a process needs to run duplicates parts. */
 export interface DuplicatesWork {
   sql: Sql;
+  /** Where the catalogs' thumbnails are (finalize verifies the CNN's proposals on them). */
+  dataDir: string;
   joins(): JoinPool;
   embedder(): EmbedService;
   indexes: SearchIndexCache;
@@ -177,9 +180,11 @@ export interface DuplicatesSummary {
   assets: number;
   searched: number;
   candidate_pairs: number;
-  /** Pairs the CNN found alike whose hashes lie just beyond the threshold. */
+  /** Pairs the CNN found alike that the hash missed (after geometric verification, where it ran). */
   proposed_by_embeddings: number;
   embedding_retrieval: string;
+  /** What local features decided of the CNN's proposals; null where they were not asked. */
+  geometric_verification: VerifySummary | null;
   confirmed_pairs: number;
   rejected_by_similarity: number;
   embeddings_used: number;
@@ -201,6 +206,8 @@ export interface FinalizeDuplicatesInput {
   assets?: DedupeAsset[];
   /** What the embed stage did in this process (embedded runs); cluster workers log their own. */
   embed?: EmbedSummary | null;
+  /** The catalog's thumbnail folder: the CNN's proposals are verified by local features on them. */
+  thumbnails?: string;
 }
 
 /**
@@ -213,21 +220,35 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
   const schema = catalog.schema_name;
   const assets = input.assets ?? (await loadDedupeAssets(sql, schema));
   let embeddings = new Map<number, Float32Array>();
-  let proposed: NearPair[] = [];
+  let all = pairs;
+  let proposed = 0;
   let retrieval = 'off';
+  let verification: VerifySummary | null = null;
   if (params.embeddings !== 'off') {
     const reps = representatives(assets);
     if (reps.length <= retrievalLimit()) {
       embeddings = await loadEmbeddings(sql, schema, reps.map((r) => r.id));
       const found = embeddingPairs(reps, embeddings, pairs);
-      proposed = found.pairs;
       retrieval = found.engine;
+      if (input.thumbnails) {
+        const verifier = await PairVerifier.open(sql, schema, input.thumbnails);
+        try {
+          all = await withLocalFeatures(assets, pairs, found, embeddings, params, (p) => verifier.verify(p));
+        } finally {
+          verifier.close();
+        }
+        verification = verifier.summary;
+      } else {
+        all = [...pairs, ...found.pairs];
+      }
+      const searched = new Set(pairs.map((p) => `${p.a},${p.b}`));
+      proposed = all.filter((p) => !searched.has(`${p.a},${p.b}`)).length;
     } else {
       embeddings = await loadEmbeddings(sql, schema, [...new Set(pairs.flatMap((p) => [p.a, p.b]))]);
       retrieval = `skipped above ${retrievalLimit()} pictures`;
     }
   }
-  const { groups, confirmed, rejected } = detect(assets, [...pairs, ...proposed], embeddings, params);
+  const { groups, confirmed, rejected } = detect(assets, all, embeddings, params);
   const count = (k: ComputedGroup['kind']) => groups.filter((g) => g.kind === k).length;
   const summary: DuplicatesSummary = {
     catalog: { id: catalog.id, name: catalog.name },
@@ -235,8 +256,9 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
     assets: assets.length,
     searched: input.searched,
     candidate_pairs: pairs.length,
-    proposed_by_embeddings: proposed.length,
+    proposed_by_embeddings: proposed,
     embedding_retrieval: retrieval,
+    geometric_verification: verification,
     confirmed_pairs: confirmed,
     rejected_by_similarity: rejected,
     embeddings_used: embeddings.size,
@@ -259,7 +281,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
 /** Step 3 on the queue: the pairs come from the candidates table, which is cleared afterwards. */
 export async function finalizeFromCandidates(work: DuplicatesWork, input: Omit<FinalizeDuplicatesInput, 'pairs'>): Promise<Job | null> {
   const pairs = await readCandidates(work.sql, input.catalog.schema_name, input.job.id);
-  const { job } = await finalizeDuplicates(work.sql, { ...input, pairs });
+  const { job } = await finalizeDuplicates(work.sql, { ...input, pairs, thumbnails: thumbnailDir(work.dataDir, input.catalog.id) });
   await closeDuplicates(work, input.catalog, input.job.id);
   return job;
 }

@@ -16,6 +16,8 @@ export interface DedupeProcessorDeps {
   publisher: ProgressPublisher;
   joins(): JoinPool;
   embedder(): EmbedService;
+  /** Where the catalogs' thumbnails are. */
+  dataDir: string;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface DedupeProcessorDeps {
 export function createDedupeProcessors(deps: DedupeProcessorDeps) {
   const { sql, queues, ledger, publisher } = deps;
   const catalogOf = catalogLookup(sql);
-  const work: DuplicatesWork = { sql, joins: deps.joins, embedder: deps.embedder, indexes: new SearchIndexCache(sql) };
+  const work: DuplicatesWork = { sql, dataDir: deps.dataDir, joins: deps.joins, embedder: deps.embedder, indexes: new SearchIndexCache(sql) };
 
   async function plan(bull: BullJob<DedupePlanPayload>) {
     const claimed = await claimJob(sql, bull.data.job_id, catalogOf);

@@ -86,6 +86,7 @@ export class LuminaWorker {
       publisher: this.#publisher,
       joins: this.#dedupeWork.joins,
       embedder: this.#dedupeWork.embedder,
+      dataDir: this.config.dataDir,
     });
     const organizeProcessors = createOrganizeProcessors({ sql: this.sql, queues: this.#queues, ledger: this.#ledger, publisher: this.#publisher, shutdown: this.#shutdown.signal });
     const all = { ...processors, ...dedupeProcessors, ...organizeProcessors };

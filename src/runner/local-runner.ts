@@ -15,7 +15,7 @@ import { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type ScanParams, type ScanSummary, type ShardWork } from '../jobs/scan.js';
 import { openShardWork } from '../jobs/shard-work.js';
 import { runOrganize, type OrganizeSummary } from '../jobs/organize.js';
-import { outputDirs, type Catalog } from '../model/catalog.js';
+import { outputDirs, thumbnailDir, type Catalog } from '../model/catalog.js';
 import type { Job } from '../model/job.js';
 import { messageOf, UserError } from '../util/errors.js';
 import { PARTIAL_DIR } from '../workers/file-task.js';
@@ -212,7 +212,7 @@ export class LocalRunner implements JobExecutor {
         }
         await stage('group', plan.total, plan.total);
         const { assets } = await work.indexes.get(job.id, catalog);
-        const { summary, job: finished } = await finalizeDuplicates(this.sql, { catalog, job, params, pairs, searched: plan.n, assets, embed });
+        const { summary, job: finished } = await finalizeDuplicates(this.sql, { catalog, job, params, pairs, searched: plan.n, assets, embed, thumbnails: thumbnailDir(this.config.dataDir, catalog.id) });
         if (finished) this.#publisher.announce(finished);
         return finished ? summary : null;
       } finally {
@@ -254,7 +254,7 @@ export class LocalRunner implements JobExecutor {
   }
 
   #duplicatesWork(): DuplicatesWork {
-    return { sql: this.sql, joins: this.#dedupe.joins, embedder: this.#dedupe.embedder, indexes: this.#indexes };
+    return { sql: this.sql, dataDir: this.config.dataDir, joins: this.#dedupe.joins, embedder: this.#dedupe.embedder, indexes: this.#indexes };
   }
 
   async close(): Promise<void> {

@@ -101,18 +101,28 @@ async function applyEdit(original: Buffer, edit: Edit, seed: number): Promise<{ 
   }
 }
 
+/** Wide photographs cut into look-alike halves. */
+const HALVED = 5;
+
 /**
  * Writes the corpus under `root`: per photograph a folder with the original (cut down to
  * LONG_SIDE) and every edit of it; plus look-alike pairs: two halves of one wide photograph
- * (the same light and texture, different content), and the scikit-image stereo pair.
+ * (the same light and texture, different content), and the scikit-image stereo pair. A halved
+ * photograph is not also a family: each half is a crop of it, which a detector must join.
  */
 export async function writePhotoCorpus(root: string, sources = sourcePhotos(), opts: { edits?: readonly Edit[] } = {}): Promise<PhotoCorpus> {
   const files: CorpusFile[] = [];
   const lookalikes: [string, string][] = [];
   const edits = opts.edits ?? EDITS;
   const stereo = sources.filter((s) => /motorcycle_(left|right)/.test(s));
-  let seed = 0;
+  const halved: string[] = [];
   for (const src of sources) {
+    if (halved.length >= HALVED) break;
+    const meta = await sharp(src).metadata();
+    if (meta.width && meta.height && meta.width >= meta.height * 1.4 && !stereo.includes(src)) halved.push(src);
+  }
+  let seed = 0;
+  for (const src of sources.filter((s) => !halved.includes(s))) {
     seed++;
     const family = path.basename(src).replace(/\.[^.]+$/, '');
     const dir = path.join(root, family);
@@ -133,21 +143,17 @@ export async function writePhotoCorpus(root: string, sources = sourcePhotos(), o
   }
   if (stereo.length === 2) lookalikes.push(stereo.map((s) => path.basename(s).replace(/\.[^.]+$/, '')) as [string, string]);
   // Halves of wide photographs: each half is a different picture of the same place.
-  let halves = 0;
-  for (const src of sources) {
-    if (halves >= 6) break;
+  for (const src of halved) {
     const meta = await sharp(src).metadata();
-    if (!meta.width || !meta.height || meta.width < meta.height * 1.4) continue;
-    halves++;
     const name = path.basename(src).replace(/\.[^.]+$/, '');
-    const w = Math.floor(meta.width * 0.48);
+    const w = Math.floor(meta.width! * 0.48);
     const pair: string[] = [];
-    for (const [side, left] of [['left', 0], ['right', meta.width - w]] as const) {
+    for (const [side, left] of [['left', 0], ['right', meta.width! - w]] as const) {
       const family = `${name}-${side}-half`;
       const dir = path.join(root, family);
       fs.mkdirSync(dir, { recursive: true });
       const p = path.join(dir, 'original.jpg');
-      await sharp(src).extract({ left, top: 0, width: w, height: meta.height }).resize(LONG_SIDE, LONG_SIDE, { fit: 'inside' }).jpeg({ quality: 90 }).toFile(p);
+      await sharp(src).extract({ left, top: 0, width: w, height: meta.height! }).resize(LONG_SIDE, LONG_SIDE, { fit: 'inside' }).jpeg({ quality: 90 }).toFile(p);
       files.push({ path: p, family, edit: null });
       pair.push(family);
     }
