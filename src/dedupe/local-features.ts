@@ -131,6 +131,8 @@ function verifyPair(cv: Cv, a: ImageFeatures, b: ImageFeatures): Verification {
   const none = { inliers: 0, agreement: 0, contained: 0, scale: 0, rotation: 0 };
   if (a.points.length / 2 < MIN_KEYPOINTS || b.points.length / 2 < MIN_KEYPOINTS) return { verdict: 'unknown', ...none };
   const { from, to } = ratioMatches(cv, b, a);
+  // Most unrelated pairs end here, before any fitting.
+  if (from.length / 2 < MIN_INLIERS) return { verdict: 'different', ...none };
   const fit = fitSimilarity(from, to);
   if (!fit || fit.inliers < MIN_INLIERS || fit.inliers < MIN_INLIER_RATIO * (from.length / 2)) return { verdict: 'different', ...none, inliers: fit?.inliers ?? 0 };
   const m = fit.transform;
