@@ -132,3 +132,27 @@ t.test('SIGKILL mid-detection, then a re-run finishes and writes each group once
   t.match(rows[0]!.error, /interrupted before it finished/);
   t.same(rows.slice(1).map((r) => r.status), ['completed', 'completed']);
 });
+
+t.test('the CNN-input spool stops at its cap; the rest is embedded from thumbnails', async (t) => {
+  const config = await configFor(t, 'pglite');
+  const root = tmpDir(t);
+  await library(root, 10);
+  // Shards of 4 files, two in flight: the cap is checked as each starts, so it holds within two shards' inputs.
+  const env = { ...envFor(config), LUMINA_EMBED_SPOOL_MAX: '12K', LUMINA_SHARD_SIZE: '4' };
+  const ingest = await runCli(['ingest', root, '--catalog', 'Capped', '--json'], { env });
+  t.equal(ingest.code, 0, ingest.stderr);
+  const spool = path.join(config.dataDir, 'embed-input');
+  const sizes = fs.readdirSync(spool, { withFileTypes: true, recursive: true }).filter((e) => e.isFile() && e.name.endsWith('.webp')).map((e) => fs.statSync(path.join(e.parentPath, e.name)).size);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  t.ok(sizes.length > 0 && sizes.length < 20, `some inputs spooled, not all 20 pictures' (${sizes.length}, ${total} bytes)`);
+  t.ok(total < 12 * 1024 + 2 * 4 * Math.max(...sizes), 'no more than the cap and the two shards in flight past it');
+  const run = await runCli(['dupes', '--catalog', 'Capped', '--json'], { env });
+  t.equal(run.code, 0, run.stderr);
+  const out = JSON.parse(run.stdout);
+  t.equal(out.summary.embed.from_ingest, sizes.length, 'the spooled inputs were used');
+  t.ok(out.summary.embed.from_thumbnail >= 20 - sizes.length - 1, `the others came from thumbnails (${out.summary.embed.from_thumbnail})`);
+  t.equal(out.groups.filter((g: { kind: string }) => g.kind === 'near').length, 10, 'every pair found all the same');
+  const bad = await runCli(['ingest', root, '--catalog', 'Capped'], { env: { ...env, LUMINA_EMBED_SPOOL_MAX: 'lots' } });
+  t.equal(bad.code, 2, 'a size that is not one is refused');
+  t.match(bad.stderr, /LUMINA_EMBED_SPOOL_MAX must be a size such as 500M or 4G, got "lots"/);
+});

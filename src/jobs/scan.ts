@@ -1,3 +1,4 @@
+import { spoolBytes } from './embed-spool.js';
 import { markMissing } from '../db/assets.js';
 import type { Sql } from '../db/database.js';
 import { finishJob, whileRunning } from '../db/jobs.js';
@@ -56,7 +57,10 @@ export async function planScan(catalog: Catalog, directories: string[], shardSiz
   };
 }
 
-export type ShardWork = Omit<ShardContext, 'onFileDone' | 'thumbnailDir' | 'embedInputDir'>;
+export type ShardWork = Omit<ShardContext, 'onFileDone' | 'thumbnailDir' | 'embedInputDir'> & {
+  /** Bytes the CNN inputs waiting for `dupes` may take; a shard that starts past it writes none. */
+  embedSpoolMax: number;
+};
 
 /** Step 2: one shard, its progress reported per file through the publisher. */
 export async function runScanShard(
@@ -69,11 +73,14 @@ export async function runScanShard(
 ): Promise<ShardOutcome> {
   let done = 0;
   let failed = 0;
+  const { embedSpoolMax, ...context } = work;
+  // Past the cap, the embed stage reads these pictures' thumbnails instead.
+  const spoolRoom = dirs.embedInputs !== null && (await spoolBytes(dirs.embedInputs)) < embedSpoolMax;
   return ingestShard(
     {
-      ...work,
+      ...context,
       thumbnailDir: dirs.thumbnails,
-      embedInputDir: dirs.embedInputs,
+      embedInputDir: spoolRoom ? dirs.embedInputs : null,
       onFileDone: (status) => {
         done++;
         if (status === 'error') failed++;
