@@ -205,6 +205,7 @@ export const DuplicateMember = Type.Object(
     distance: Nullable(Type.Integer()),
     similarity: Nullable(Type.Number()),
     orientation: Nullable(Type.String({ description: 'how this copy is turned relative to the keeper' })),
+    verified: Type.Boolean({ description: 'local features aligned this copy with the keeper (a crop, rotation or overlay beyond the hash distance)' }),
     decision: Nullable(Type.Union([Type.Literal('keep'), Type.Literal('remove')])),
     quality_score: Nullable(Type.Number()),
     width: Nullable(Type.Integer()),

@@ -70,10 +70,11 @@ interface MemberRows {
   distance: (number | null)[];
   similarity: (number | null)[];
   orientation: (number | null)[];
+  verified: boolean[];
 }
 
 function memberRows(): MemberRows {
-  return { group: [], asset: [], distance: [], similarity: [], orientation: [] };
+  return { group: [], asset: [], distance: [], similarity: [], orientation: [], verified: [] };
 }
 
 function addMembers(rows: MemberRows, groupId: number, g: ComputedGroup, only?: Set<number>): void {
@@ -84,6 +85,7 @@ function addMembers(rows: MemberRows, groupId: number, g: ComputedGroup, only?: 
     rows.distance.push(m.distance);
     rows.similarity.push(m.similarity);
     rows.orientation.push(m.orientation);
+    rows.verified.push(m.verified ?? false);
   }
 }
 
@@ -92,10 +94,12 @@ async function upsertMembers(tx: Sql, schema: string, rows: MemberRows): Promise
   const s = catalogSchema(tx, schema);
   for (let i = 0; i < rows.group.length; i += 20000) {
     const part = <V>(a: V[]) => a.slice(i, i + 20000);
+    // postgres.js sends a boolean array as one boolean: as 0 and 1 it travels.
     await tx`
-      insert into ${s}.duplicate_members (group_id, asset_id, distance, similarity, orientation)
-      select * from unnest(${part(rows.group)}::int8[], ${part(rows.asset)}::int8[], ${part(rows.distance)}::int[], ${part(rows.similarity)}::real[], ${part(rows.orientation)}::int2[])
-      on conflict (group_id, asset_id) do update set distance = excluded.distance, similarity = excluded.similarity, orientation = excluded.orientation`;
+      insert into ${s}.duplicate_members (group_id, asset_id, distance, similarity, orientation, verified)
+      select g, a, d, s, o, v <> 0 from unnest(${part(rows.group)}::int8[], ${part(rows.asset)}::int8[], ${part(rows.distance)}::int[], ${part(rows.similarity)}::real[], ${part(rows.orientation)}::int2[],
+        ${part(rows.verified).map(Number)}::int2[]) as u(g, a, d, s, o, v)
+      on conflict (group_id, asset_id) do update set distance = excluded.distance, similarity = excluded.similarity, orientation = excluded.orientation, verified = excluded.verified`;
   }
 }
 
@@ -193,6 +197,7 @@ export interface GroupMemberRow {
   distance: number | null;
   similarity: number | null;
   orientation: number | null;
+  verified: boolean;
   decision: string | null;
   quality_score: number | null;
   width: number | null;
@@ -265,7 +270,7 @@ export async function listGroups(sql: Sql, schema: string, f: GroupFilter): Prom
     select g.id, g.kind, g.keeper_asset_id, k.path as keeper_path, k.taken_at as keeper_taken_at, g.reason, g.review_status, g.version,
       st.bytes_reclaimable, st.max_distance, g.created_at, g.updated_at,
       (select json_agg(json_build_object('asset_id', m.asset_id, 'path', a.path, 'distance', m.distance, 'similarity', m.similarity,
-         'orientation', m.orientation, 'decision', m.decision, 'quality_score', a.quality_score, 'width', a.width, 'height', a.height,
+         'orientation', m.orientation, 'verified', m.verified, 'decision', m.decision, 'quality_score', a.quality_score, 'width', a.width, 'height', a.height,
          'size', a.size, 'thumbnail_key', a.thumbnail_key, 'status', a.status, 'file_type', a.file_type, 'ext', a.ext,
          'taken_at', a.taken_at, 'make', a.make, 'model', a.model)
          order by (m.asset_id = g.keeper_asset_id) desc, m.distance nulls last, a.path)

@@ -37,6 +37,8 @@ export interface GroupMember {
   distance: number | null;
   similarity: number | null;
   orientation: number | null;
+  /** Local features aligned it with the keeper: it may lie beyond the hash threshold. */
+  verified?: boolean;
 }
 
 export interface ComputedGroup {
@@ -254,7 +256,7 @@ export function nearGroups(assets: Map<number, DedupeAsset>, pairs: NearPair[], 
       const other = p.a === keeper.id ? p.b : p.a;
       if (taken.has(other) || seen.has(other)) continue;
       seen.add(other);
-      members.push({ assetId: other, distance: p.distance, similarity: p.similarity, orientation: p.orientation });
+      members.push({ assetId: other, distance: p.distance, similarity: p.similarity, orientation: p.orientation, ...(p.verified ? { verified: true } : {}) });
     }
     if (!members.length) continue;
     taken.add(keeper.id);

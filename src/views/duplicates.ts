@@ -23,6 +23,7 @@ export function groupView(g: GroupRow) {
       distance: m.distance,
       similarity: m.similarity,
       orientation: m.orientation === null ? null : (ORIENTATIONS[m.orientation] ?? null),
+      verified: m.verified,
       decision: m.decision,
       quality_score: m.quality_score,
       width: m.width,

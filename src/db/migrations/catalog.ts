@@ -213,6 +213,13 @@ export const catalogMigrations: { version: number; name: string; sql: (s: string
       alter table ${s}.duplicate_groups add column version integer not null default 1;
     `,
   },
+  {
+    version: 7,
+    name: 'whether local features (geometric verification) confirmed a duplicate member',
+    sql: (s) => `
+      alter table ${s}.duplicate_members add column verified boolean not null default false;
+    `,
+  },
 ];
 
 export const CATALOG_SCHEMA_VERSION = catalogMigrations.at(-1)!.version;
