@@ -74,14 +74,14 @@ export function detect(
       const similarity = cosine(ea, eb);
       // Close hashes stand on their own; the CNN decides the borderline ones.
       if (p.distance <= sure && params.embeddings !== 'on') {
-        confirmed.push({ ...p, similarity: Math.round(similarity * 10000) / 10000 });
+        confirmed.push({ ...p, similarity: similarity4(similarity) });
         continue;
       }
       if (similarity < params.similarity) {
         rejected++;
         continue;
       }
-      confirmed.push({ ...p, similarity: Math.round(similarity * 10000) / 10000 });
+      confirmed.push({ ...p, similarity: similarity4(similarity) });
     } else if (params.embeddings !== 'on') {
       confirmed.push(p);
     } else {
@@ -162,7 +162,7 @@ export function embeddingPairs(reps: DedupeAsset[], embeddings: Map<number, Floa
       const [a, b] = x.id < y.id ? [x.id, y.id] : [y.id, x.id];
       if (have.has(`${a},${b}`)) continue;
       have.add(`${a},${b}`);
-      (near ? pairs : candidates).push({ a, b, distance: popcount64(x.hash! ^ y.hash!), orientation: 0, similarity: Math.round(cos * 10000) / 10000 });
+      (near ? pairs : candidates).push({ a, b, distance: popcount64(x.hash! ^ y.hash!), orientation: 0, similarity: similarity4(cos) });
     }
   }
   return { pairs, candidates, engine: `${nativeFaiss() ? 'faiss' : 'js'} flat, ${k - 1} nearest` };
@@ -188,8 +188,9 @@ export async function withLocalFeatures(
   verify: VerifyPairs,
 ): Promise<NearPair[]> {
   const sure = Math.floor(params.threshold / 2);
-  const borderline = pairs.filter((p) => p.orientation === 0 && p.distance > sure);
-  const settled = pairs.filter((p) => !(p.orientation === 0 && p.distance > sure));
+  const isBorderline = (p: NearPair) => p.orientation === 0 && p.distance > sure;
+  const borderline = pairs.filter(isBorderline);
+  const settled = pairs.filter((p) => !isBorderline(p));
   const checked = [...borderline, ...proposals.pairs, ...proposals.candidates];
   const verdicts = await verify(checked);
   const out = [...settled];
@@ -213,7 +214,7 @@ export async function withLocalFeatures(
     if (!x?.hash || !y?.hash) return;
     const ea = embeddings.get(a);
     const eb = embeddings.get(b);
-    again.push({ a, b, distance: popcount64(x.hash ^ y.hash), orientation: 0, similarity: ea && eb ? Math.round(cosine(ea, eb) * 10000) / 10000 : null });
+    again.push({ a, b, distance: popcount64(x.hash ^ y.hash), orientation: 0, similarity: ea && eb ? similarity4(cosine(ea, eb)) : null });
   };
   for (const p of checked) {
     if (keeperOf.get(p.a) === keeperOf.get(p.b) && keeperOf.has(p.a)) continue;
@@ -224,6 +225,9 @@ export async function withLocalFeatures(
   again.forEach((p, k) => second[k] === 'same' && out.push({ ...p, verified: true }));
   return out;
 }
+
+/** Similarities are stored and shown to four decimals. */
+const similarity4 = (x: number) => Math.round(x * 10000) / 10000;
 
 function popcount64(v: bigint): number {
   const u = BigInt.asUintN(64, v);

@@ -12,7 +12,7 @@ import type { EmbedService, EmbedSummary } from '../embed/embed-service.js';
 import { thumbnailDir, type Catalog } from '../model/catalog.js';
 import { secondsSinceStart, type Job, type JobProgress, type JobRunner } from '../model/job.js';
 import { messageOf } from '../util/errors.js';
-import { PairVerifier, type VerifySummary } from './verify-pairs.js';
+import { emptyVerifySummary, PairVerifier, type VerifySummary } from './verify-pairs.js';
 
 /**
  * The duplicates job, one module for both runners: plan (load the hashes, cut the search into
@@ -239,7 +239,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
       retrieval = found.engine;
       if (input.thumbnails && reps.length > VERIFY_LIMIT) {
         all = [...pairs, ...found.pairs];
-        verification = { checked: 0, same: 0, different: 0, undecided: 0, duration_s: 0, skipped: `above ${VERIFY_LIMIT} pictures` };
+        verification = emptyVerifySummary(`above ${VERIFY_LIMIT} pictures`);
       } else if (input.thumbnails) {
         const verifier = await PairVerifier.open(sql, schema, input.thumbnails);
         try {

@@ -25,11 +25,13 @@ export interface VerifySummary {
   skipped?: string;
 }
 
+export const emptyVerifySummary = (skipped?: string): VerifySummary => ({ checked: 0, same: 0, different: 0, undecided: 0, duration_s: 0, ...(skipped ? { skipped } : {}) });
+
 /** Features kept at once: each holds a thumbnail's gray pixels (about 45 KB) and its descriptors. */
 const FEATURE_CACHE = 4000;
 
 export class PairVerifier {
-  readonly summary: VerifySummary = { checked: 0, same: 0, different: 0, undecided: 0, duration_s: 0 };
+  readonly summary = emptyVerifySummary();
   readonly #cache = new Map<number, ImageFeatures | null>();
   #keys = new Map<number, string>();
 
