@@ -6,13 +6,10 @@ import { migrate } from './db/migrate.js';
 import { LocalEventBus, type EventBus } from './events/job-events.js';
 import type { JobExecutor, WorkerInfo } from './jobs/executor.js';
 import { newOwnerId } from './jobs/lease.js';
-import { ClusterExecutor, QueueSet } from './queue/cluster-executor.js';
-import { LuminaWorker, type WorkerOptions } from './queue/lumina-worker.js';
-import { RedisEventBus } from './queue/redis-event-bus.js';
-import { RedisLedger } from './queue/redis-ledger.js';
-import { checkRedis, connectRedis } from './queue/redis.js';
-import { WorkerRegistry } from './queue/worker-registry.js';
-import { LocalRunner } from './runner/local-runner.js';
+import type { Catalog } from './model/catalog.js';
+import type { Job } from './model/job.js';
+import type { LuminaWorker, WorkerOptions } from './queue/lumina-worker.js';
+import type { LocalRunner } from './runner/local-runner.js';
 import { AssetService } from './services/asset-service.js';
 import { CatalogService } from './services/catalog-service.js';
 import { DuplicateService } from './services/duplicate-service.js';
@@ -101,13 +98,65 @@ interface Parts {
 
 function localParts(db: Database, config: LuminaConfig, closers: (() => Promise<unknown>)[]): Parts {
   const bus = new LocalEventBus();
-  const runner = new LocalRunner(db.sql, config, bus, newOwnerId());
+  const owner = newOwnerId();
+  const runner = new LazyLocalRunner(owner, async () => new (await import('./runner/local-runner.js')).LocalRunner(db.sql, config, bus, owner));
   closers.unshift(() => runner.close(), () => bus.close());
-  return { mode: 'embedded', executor: runner, bus, redis: null, workers: async () => [runner.info()], queueDepths: async () => ({}) };
+  return { mode: 'embedded', executor: runner, bus, redis: null, workers: async () => [await runner.info()], queueDepths: async () => ({}) };
+}
+
+/**
+ * The in-process runner, loaded with the first job it is given: the job modules and the pipeline
+ * under them (sharp, ExifTool) are no use to a command that runs none (`lumina catalog list`).
+ * Until then it holds no job, so there is nothing to cancel, settle or close.
+ */
+class LazyLocalRunner implements JobExecutor {
+  readonly mode = 'embedded' as const;
+  #runner: Promise<LocalRunner> | null = null;
+
+  constructor(
+    readonly owner: string,
+    private readonly load: () => Promise<LocalRunner>,
+  ) {}
+
+  #loaded(): Promise<LocalRunner> {
+    return (this.#runner ??= this.load());
+  }
+
+  async run(job: Job, catalog: Catalog): Promise<unknown> {
+    return (await this.#loaded()).run(job, catalog);
+  }
+
+  async submit(job: Job, catalog: Catalog): Promise<void> {
+    await (await this.#loaded()).submit(job, catalog);
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    if (this.#runner) await (await this.#runner).cancel(jobId);
+  }
+
+  async settle(jobId: string, timeoutMs: number): Promise<void> {
+    if (this.#runner) await (await this.#runner).settle(jobId, timeoutMs);
+  }
+
+  async info(): Promise<WorkerInfo> {
+    return (await this.#loaded()).info();
+  }
+
+  async close(): Promise<void> {
+    if (this.#runner) await (await this.#runner).close();
+  }
 }
 
 async function clusterParts(db: Database, config: LuminaConfig, closers: (() => Promise<unknown>)[]): Promise<Parts> {
   const url = config.redisUrl!;
+  // BullMQ and ioredis are loaded in cluster mode only: an embedded start has no use for them.
+  const [{ ClusterExecutor, QueueSet }, { RedisEventBus }, { RedisLedger }, { checkRedis, connectRedis }, { WorkerRegistry }] = await Promise.all([
+    import('./queue/cluster-executor.js'),
+    import('./queue/redis-event-bus.js'),
+    import('./queue/redis-ledger.js'),
+    import('./queue/redis.js'),
+    import('./queue/worker-registry.js'),
+  ]);
   const redis = connectRedis(url, 'api');
   closers.unshift(() => redis.quit().catch(() => redis.disconnect()));
   await checkRedis(redis, url);
@@ -178,6 +227,7 @@ async function closeAll(closers: (() => Promise<unknown>)[]): Promise<void> {
 
 /** `lumina worker`: a queue worker over the shared PostgreSQL and Redis. */
 export async function openWorker(config: LuminaConfig & { redisUrl: string }, options: WorkerOptions): Promise<{ worker: LuminaWorker; close(): Promise<void> }> {
+  const [{ checkRedis, connectRedis }, { LuminaWorker }] = await Promise.all([import('./queue/redis.js'), import('./queue/lumina-worker.js')]);
   const probe = connectRedis(config.redisUrl, 'probe');
   try {
     await checkRedis(probe, config.redisUrl);

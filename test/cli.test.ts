@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
 import t from 'tap';
+import { publicMigrations } from '../src/db/migrations/public.js';
+import { fittingTemplate, readManifest, TEMPLATE_DIR } from '../src/db/template.js';
 import { runCli } from './helpers/cli.js';
 import { writePhoto } from './helpers/corpus.js';
 import { configFor, envFor } from './helpers/postgres.js';
@@ -15,7 +17,9 @@ t.test('catalog create, list, show, delete and migrate', async (t) => {
 
   const migrate = await runCli(['migrate', '--json'], { env });
   t.equal(migrate.code, 0, migrate.stderr);
-  t.ok(JSON.parse(migrate.stdout).applied.length >= 1, 'first migrate applies the schema');
+  // A new data directory is copied from the build's template, which holds the migrations of its build.
+  const inTemplate = fittingTemplate(TEMPLATE_DIR, publicMigrations) ? readManifest(TEMPLATE_DIR)!.migrations.length : 0;
+  t.equal(JSON.parse(migrate.stdout).applied.length, publicMigrations.length - inTemplate, 'first migrate applies what the new database lacks');
   t.same(JSON.parse((await runCli(['migrate', '--json'], { env })).stdout).applied, [], 'second applies nothing');
 
   const created = await runCli(['catalog', 'create', 'Holidays', photos, '--json'], { env });

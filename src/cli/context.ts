@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openApp, type App, type AppOptions } from '../app.js';
+import type { App, AppOptions } from '../app.js';
 import { OPTIONS, optionHelp, resolveConfig, type ConfigFlags, type LuminaConfig, type OptionKey } from '../config/config.js';
 
 /** The options every command accepts (set on the root program), as commander names them. */
@@ -33,7 +33,10 @@ export function configOf(cmd: Command): LuminaConfig {
 
 /** Opens the app (database, executor, services) for the length of `fn`, and always closes it. */
 export async function withApp<T>(cmd: Command, fn: (app: App) => Promise<T>, options: AppOptions = { jobs: 'here' }): Promise<T> {
-  const app = await openApp(configOf(cmd), options);
+  const config = configOf(cmd);
+  // Loaded here, not with the command: `--help` and a bad flag need none of it.
+  const { openApp } = await import('../app.js');
+  const app = await openApp(config, options);
   try {
     return await fn(app);
   } finally {

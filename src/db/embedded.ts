@@ -3,8 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { DATA_DIR_IN_USE, UserError } from '../util/errors.js';
+import { DATA_DIR_IN_USE, UserError, messageOf } from '../util/errors.js';
 import { privateSocketPath } from '../util/private-socket.js';
+import { publicMigrations } from './migrations/public.js';
+import { fittingTemplate, TEMPLATE_DIR } from './template.js';
 
 /**
  * The embedded default: PGlite on disk under the data directory, served in-process over a Unix
@@ -15,7 +17,18 @@ import { privateSocketPath } from '../util/private-socket.js';
 export interface EmbeddedPostgres {
   /** The Unix socket to connect to. */
   socketPath: string;
+  /** Where the database came from: already there, copied from the template, or made by initdb. */
+  origin: 'existing' | 'template' | 'initdb';
   stop(): Promise<void>;
+}
+
+/** How a new data directory gets its database. */
+export interface EmbeddedOptions {
+  /**
+   * The prepared database to copy (template.ts); null: initdb always (the template's own build).
+   * @defaultValue TEMPLATE_DIR, which `npm run build` writes
+   */
+  template?: string | null;
 }
 
 // A laptop-sized server: PGlite's default of 128 MB of shared buffers costs its resident memory
@@ -51,14 +64,46 @@ function closeUp(pgdata: string): void {
   fs.chmodSync(pgdata, 0o700);
 }
 
-export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
+/**
+ * Copies the template into a new pgdata (false when it cannot be used): into a folder beside it
+ * first, renamed into place once complete, so a start killed midway leaves no half database.
+ */
+function copyTemplate(templateDir: string, pgdata: string): boolean {
+  const source = fittingTemplate(templateDir, publicMigrations);
+  // A pgdata without PG_VERSION (an initdb cut short by an older version) is left to initdb.
+  if (!source || fs.existsSync(pgdata)) return false;
+  const partial = `${pgdata}.partial`;
+  // Held under the lock: a partial copy left here was cut short.
+  fs.rmSync(partial, { recursive: true, force: true });
+  try {
+    // A clone where the file system can (copy on write); a plain copy elsewhere.
+    fs.cpSync(source, partial, { recursive: true, mode: fs.constants.COPYFILE_FICLONE });
+    closeUp(partial);
+    fs.renameSync(partial, pgdata);
+    return true;
+  } catch (err) {
+    fs.rmSync(partial, { recursive: true, force: true });
+    // The template went away (rebuilt meanwhile) or is not ours to read: initdb instead.
+    if (['ENOENT', 'EACCES', 'EPERM'].includes((err as NodeJS.ErrnoException).code ?? '')) return false;
+    throw new UserError(`could not create the embedded database in ${pgdata}: ${messageOf(err)}`);
+  }
+}
+
+export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOptions = {}): Promise<EmbeddedPostgres> {
   fs.mkdirSync(dataDir, { recursive: true });
   const releaseLock = takeLock(path.join(dataDir, 'pglite.lock'));
   try {
     const pgdata = path.join(dataDir, 'pgdata');
+    let origin: EmbeddedPostgres['origin'] = 'existing';
     if (!fs.existsSync(path.join(pgdata, 'PG_VERSION'))) {
-      initializeInChild(pgdata);
-      closeUp(pgdata);
+      const template = options.template === undefined ? TEMPLATE_DIR : options.template;
+      if (template !== null && copyTemplate(template, pgdata)) {
+        origin = 'template';
+      } else {
+        initializeInChild(pgdata);
+        closeUp(pgdata);
+        origin = 'initdb';
+      }
     }
     const db = await PGlite.create(pgdata, { postgresqlconf: POSTGRESQL_CONF });
     const place = privateSocketPath(dataDir, '.s.PGSQL.5432');
@@ -68,6 +113,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
     fs.chmodSync(place.socketPath, 0o600);
     return {
       socketPath: place.socketPath,
+      origin,
       async stop() {
         await server.stop();
         await db.close();
