@@ -4,6 +4,8 @@ import { benchDedupe } from './dedupe.js';
 import { benchIngest, ingestPhase } from './ingest.js';
 import { benchOrganize } from './organize.js';
 import { benchQuality } from './quality.js';
+import { benchScale, embeddedWalkPhase } from './scale.js';
+import { benchStartup } from './startup.js';
 
 /** `npm run bench -- NAME [options]`: one benchmark by name. */
 const benches: Record<string, (argv: string[]) => Promise<void>> = {
@@ -14,6 +16,9 @@ const benches: Record<string, (argv: string[]) => Promise<void>> = {
   dedupe: benchDedupe,
   organize: benchOrganize,
   quality: benchQuality,
+  scale: benchScale,
+  'scale-phase': (argv) => embeddedWalkPhase(argv[0]!),
+  startup: benchStartup,
   'ws-clients': wsClients,
 };
 

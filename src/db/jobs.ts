@@ -128,12 +128,17 @@ export interface JobOutcome {
  */
 export async function finishJob(sql: Sql, jobId: string, status: FinalStatus, outcome: JobOutcome): Promise<Job | null> {
   const errorCode = outcome.errorCode ?? (status === 'failed' ? 'failed' : status === 'cancelled' ? 'cancelled' : null);
+  // A scan's shard lists go with it: they were only the way there, and a shard still running finds them gone.
   const [row] = await sql<Job[]>`
-    update public.jobs set status = ${status}, result = ${outcome.result ? sql.json(outcome.result as never) : null},
-      error = ${outcome.error ?? null}, error_code = ${errorCode}, finished_at = now(), updated_at = now(), lease_until = null
-      ${outcome.progress ? sql`, progress = ${sql.json(outcome.progress as never)}` : sql``}
-    where id = ${jobId} and status in ('queued', 'running')
-    returning *`;
+    with ended as (
+      update public.jobs set status = ${status}, result = ${outcome.result ? sql.json(outcome.result as never) : null},
+        error = ${outcome.error ?? null}, error_code = ${errorCode}, finished_at = now(), updated_at = now(), lease_until = null
+        ${outcome.progress ? sql`, progress = ${sql.json(outcome.progress as never)}` : sql``}
+      where id = ${jobId} and status in ('queued', 'running')
+      returning *),
+    shards as (delete from public.scan_shards where job_id in (select id from ended)),
+    walks as (delete from public.scan_walks where job_id in (select id from ended))
+    select * from ended`;
   return row ?? null;
 }
 

@@ -5,6 +5,8 @@ export interface ScanCounts {
   failed: number;
   /** When ingest began (ms since epoch): the rate is measured from here. */
   startedAt: number;
+  /** The walk is still going: `total` is what it has found so far. */
+  discovering: boolean;
 }
 
 /**
@@ -13,7 +15,11 @@ export interface ScanCounts {
  * (at-least-once delivery) never counts its files twice and progress never moves backwards.
  */
 export interface JobLedger {
-  begin(jobId: string, total: number): Promise<void>;
+  /**
+   * The job's file count so far, and whether the walk goes on (its count then still grows). The
+   * first call starts the clock the rate is measured by; later ones move only the count.
+   */
+  begin(jobId: string, total: number, discovering?: boolean): Promise<void>;
   record(jobId: string, shard: number, done: number, failed: number): Promise<ScanCounts>;
   cancel(jobId: string): Promise<void>;
   isCancelled(jobId: string): Promise<boolean>;
@@ -28,14 +34,14 @@ export class MemoryLedger implements JobLedger {
 
   #entry(jobId: string) {
     let e = this.#jobs.get(jobId);
-    if (!e) this.#jobs.set(jobId, (e = { total: 0, done: 0, failed: 0, startedAt: Date.now(), shards: new Map() }));
+    if (!e) this.#jobs.set(jobId, (e = { total: 0, done: 0, failed: 0, startedAt: Date.now(), discovering: false, shards: new Map() }));
     return e;
   }
 
-  async begin(jobId: string, total: number): Promise<void> {
+  async begin(jobId: string, total: number, discovering = false): Promise<void> {
     const e = this.#entry(jobId);
     e.total = total;
-    e.startedAt = Date.now();
+    e.discovering = discovering;
   }
 
   async record(jobId: string, shard: number, done: number, failed: number): Promise<ScanCounts> {
@@ -46,7 +52,7 @@ export class MemoryLedger implements JobLedger {
       e.done += done - pd;
       e.failed += Math.max(0, failed - pf);
     }
-    return { total: e.total, done: e.done, failed: e.failed, startedAt: e.startedAt };
+    return { total: e.total, done: e.done, failed: e.failed, startedAt: e.startedAt, discovering: e.discovering };
   }
 
   async cancel(jobId: string): Promise<void> {

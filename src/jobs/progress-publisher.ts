@@ -43,14 +43,20 @@ export class ProgressPublisher {
     }
   }
 
-  /** The callback for discovery: the growing file count, sent at most 4 times a second, not persisted. */
+  /**
+   * The callback for a scan's walk: the growing file count goes into the ledger (at most 4 times
+   * a second), so that every process's progress says `discover` with the count so far until the
+   * walk ends; it is published at once when no shard has reported yet.
+   */
   discovering(job: JobRef): (found: number) => void {
     let last = 0;
     return (found) => {
       const now = Date.now();
       if (now - last < 250) return;
       last = now;
-      void this.publish(job, { done: 0, total: found, failed: 0, rate: 0, eta_s: null, stage: 'discover' }, false);
+      void this.ledger.begin(job.id, found, true).then(async () => {
+        if (!this.#dirty.has(job.id)) await this.publish(job, { done: 0, total: found, failed: 0, rate: 0, eta_s: null, stage: 'discover' }, false);
+      }, () => {});
     };
   }
 
@@ -89,12 +95,13 @@ export class ProgressPublisher {
 export function progressFromCounts(c: ScanCounts, stage: string): JobProgress {
   const elapsed = Math.max(0.001, (Date.now() - c.startedAt) / 1000);
   const rate = c.done / elapsed;
+  // While the walk goes on the total still grows: no ETA yet.
   return {
     done: c.done,
-    total: c.total,
+    total: Math.max(c.total, c.done),
     failed: c.failed,
     rate: Math.round(rate * 10) / 10,
-    eta_s: rate > 0 ? Math.round(Math.max(0, c.total - c.done) / rate) : null,
-    stage,
+    eta_s: rate > 0 && !c.discovering ? Math.round(Math.max(0, c.total - c.done) / rate) : null,
+    stage: c.discovering && stage === 'ingest' ? 'discover' : stage,
   };
 }

@@ -1,9 +1,8 @@
 import type { JobsOptions } from 'bullmq';
 import type { JoinSlice } from '../dedupe/hamming-index.js';
-import type { DiscoveredFile, DiscoveryProblem } from '../pipeline/discover.js';
 
 /**
- * The queues: a scan flows discover → ingest → finalize; a duplicates job dedupe (plan) →
+ * The queues: a scan goes discover (the walk, queueing shards as it cuts them) → ingest → finalize; a duplicates job dedupe (plan) →
  * search slices and embed batches → dedupe (finalize). embed is its own queue so GPU hosts can
  * take just that (`lumina worker --queues embed`). An organize job is one job on organize.
  */
@@ -19,20 +18,16 @@ export const DEFAULT_QUEUES = QUEUE_NAMES.filter((q) => q !== 'organize');
 export interface DiscoverPayload {
   job_id: string;
 }
+/** A shard names its place: its files are in public.scan_shards, where the walk saved them. */
 export interface ShardPayload {
   job_id: string;
   catalog_id: string;
   shard: number;
-  files: DiscoveredFile[];
 }
+/** Queued when the walk has ended and every shard has an outcome; finalize reads both from the database. */
 export interface FinalizePayload {
   job_id: string;
   catalog_id: string;
-  walked: string[];
-  /** Folders and files that could not be read; absent in payloads of older versions. */
-  unread?: string[];
-  problems: DiscoveryProblem[];
-  files: number;
 }
 
 export interface DedupePlanPayload {

@@ -6,7 +6,9 @@ import { activeJobRow, catalogLookup, claimJob } from '../jobs/claim.js';
 import { outputDirs } from '../model/catalog.js';
 import type { JobLedger } from '../jobs/ledger.js';
 import type { ProgressPublisher } from '../jobs/progress-publisher.js';
-import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type ScanParams, type ShardWork } from '../jobs/scan.js';
+import { loadWalk, scanComplete } from '../db/scan-shards.js';
+import { finalizeScan, recordShard, runScanShard, shardFiles, walkScan, type ScanParams, type ShardWork } from '../jobs/scan.js';
+import { messageOf } from '../util/errors.js';
 import type { ShardOutcome } from '../pipeline/ingest-shard.js';
 import type { RateMeter } from '../runner/rate-meter.js';
 import type { QueueSet } from './cluster-executor.js';
@@ -31,41 +33,46 @@ export function createProcessors(deps: ProcessorDeps) {
   const { sql, config, queues, ledger, publisher } = deps;
   const catalogOf = catalogLookup(sql);
 
+  /** The last shard's outcome, or a walk that ended after its shards did, queues finalize (once: its id is fixed). */
+  const finalizeWhenComplete = async (complete: boolean, jobId: string, catalogId: string) => {
+    if (!complete) return;
+    const payload: FinalizePayload = { job_id: jobId, catalog_id: catalogId };
+    await queues.queues.finalize.add('finalize', payload, { ...RETRYING, jobId: bullIds.finalize(jobId) });
+  };
+
   async function discover(bull: BullJob<DiscoverPayload>): Promise<{ shards: number } | { skipped: string }> {
     const claimed = await claimJob(sql, bull.data.job_id, catalogOf);
     if (claimed.skipped !== undefined) return { skipped: claimed.skipped };
     const { job, catalog } = claimed;
-    // A retried discover finds its flow already added: adding it again would be a no-op anyway.
-    if (await queues.queues.finalize.getJob(bullIds.finalize(job.id))) return { skipped: 'already planned' };
+    // A retried discover after its walk had ended has nothing left to do but what the shards do.
+    if (await loadWalk(sql, job.id)) return { skipped: 'already planned' };
 
     const params = job.params as unknown as ScanParams;
-    const plan = await planScan(catalog, params.directories, params.shard_size ?? config.shardSize, publisher.discovering(job));
-    await ledger.begin(job.id, plan.files);
-    await publisher.publish(job, { done: 0, total: plan.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' });
-
-    const finalize: FinalizePayload = { job_id: job.id, catalog_id: catalog.id, walked: plan.walked, unread: plan.unread, problems: plan.problems.slice(0, 1000), files: plan.files };
-    // The flow makes finalize wait for every shard: the job ends exactly when its last shard does.
-    // A shard that fails for good is ignored by the dependency, and finalize reports it.
-    await queues.flows.add({
-      name: 'finalize',
-      queueName: 'finalize',
-      data: finalize,
-      opts: { ...RETRYING, jobId: bullIds.finalize(job.id) },
-      children: plan.shards.map((files, i) => ({
-        name: 'shard',
-        queueName: 'ingest',
-        data: { job_id: job.id, catalog_id: catalog.id, shard: i, files } satisfies ShardPayload,
-        opts: { ...RETRYING, jobId: bullIds.shard(job.id, i), ignoreDependencyOnFailure: true },
-      })),
+    // Each shard is queued as soon as it is saved: workers ingest while the walk goes on, and the
+    // payload names the shard, its files staying in the database. A retried walk cuts the same
+    // shards and queues them under the same ids, which BullMQ adds once.
+    const walked = await walkScan(sql, job.id, catalog, params.directories, params.shard_size ?? config.shardSize, {
+      onShard: async (index) => {
+        const payload: ShardPayload = { job_id: job.id, catalog_id: catalog.id, shard: index };
+        await queues.queues.ingest.add('shard', payload, { ...RETRYING, jobId: bullIds.shard(job.id, index) });
+      },
+      onFound: publisher.discovering(job),
     });
-    return { shards: plan.shards.length };
+    if (!walked) return { skipped: 'stopped' };
+    await ledger.begin(job.id, walked.files);
+    await publisher.publish(job, { done: 0, total: walked.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' }, false);
+    // Every shard may have finished before the walk did (or there were none).
+    await finalizeWhenComplete(await scanComplete(sql, job.id), job.id, catalog.id);
+    return { shards: walked.shards };
   }
 
   async function ingest(bull: BullJob<ShardPayload>, token?: string): Promise<ShardResult> {
-    const { job_id, catalog_id, shard, files } = bull.data;
+    const { job_id, catalog_id, shard } = bull.data;
     if (await ledger.isCancelled(job_id)) return { cancelled: true };
     const catalog = await catalogOf(catalog_id);
-    if (!catalog) return { cancelled: true };
+    // No shard row: the job has ended (its shards go with it).
+    const files = catalog && (await shardFiles(sql, job_id, shard));
+    if (!catalog || !files) return { cancelled: true };
 
     const abort = new AbortController();
     const onShutdown = () => abort.abort('shutdown');
@@ -76,10 +83,7 @@ export function createProcessors(deps: ProcessorDeps) {
     }, 1000);
     try {
       const job = { id: job_id, catalog_id, type: 'scan' };
-      const out = await runScanShard({ ...deps.work, signal: abort.signal }, publisher, job, catalog, outputDirs(config.dataDir, catalog), {
-        index: shard,
-        files,
-      });
+      const out = await runScanShard({ ...deps.work, signal: abort.signal }, publisher, job, catalog, outputDirs(config.dataDir, catalog), { index: shard, files });
       deps.meter.add(out.added + out.updated + out.unchanged);
       if (out.aborted) {
         if (abort.signal.reason === 'cancelled') return { cancelled: true };
@@ -90,7 +94,14 @@ export function createProcessors(deps: ProcessorDeps) {
         throw new WaitingError();
       }
       const { aborted: _a, ...result } = out;
+      await finalizeWhenComplete(await recordShard(sql, job_id, shard, result), job_id, catalog_id);
       return result;
+    } catch (err) {
+      // Failed for good (its last attempt): finalize reports it, and the job ends failed.
+      if (err instanceof Error && err.name !== 'WaitingError' && bull.attemptsMade + 1 >= (bull.opts.attempts ?? 1)) {
+        await finalizeWhenComplete(await recordShard(sql, job_id, shard, { error: messageOf(err) }), job_id, catalog_id);
+      }
+      throw err;
     } finally {
       clearInterval(watch);
       deps.shutdown.removeEventListener('abort', onShutdown);
@@ -105,17 +116,7 @@ export function createProcessors(deps: ProcessorDeps) {
       await ledger.forget(data.job_id);
       return { status: 'ended' };
     }
-    const values = await bull.getChildrenValues<ShardResult>();
-    const failures = await bull.getIgnoredChildrenFailures();
-    const totals = emptyTotals();
-    for (const v of Object.values(values)) if (v && !('cancelled' in v)) addOutcome(totals, v);
-    const { summary: _s, job: finished } = await finalizeScan(sql, {
-      catalog,
-      job,
-      plan: { problems: data.problems, walked: data.walked, unread: data.unread ?? [], files: data.files },
-      totals,
-      failedShards: Object.values(failures),
-    });
+    const { job: finished } = await finalizeScan(sql, catalog, job);
     await publisher.flush();
     if (finished) publisher.announce(finished);
     await ledger.forget(job.id);

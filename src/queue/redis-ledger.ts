@@ -23,7 +23,7 @@ if d > pd then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return redis.call('HMGET', KEYS[1], 'total', 'done', 'failed', 'started')
+return redis.call('HMGET', KEYS[1], 'total', 'done', 'failed', 'started', 'discovering')
 `;
 
 /** The job ledger shared by every worker host, kept in Redis. */
@@ -33,13 +33,13 @@ export class RedisLedger implements JobLedger {
     private readonly prefix: string,
   ) {}
 
-  async begin(jobId: string, total: number): Promise<void> {
+  async begin(jobId: string, total: number, discovering = false): Promise<void> {
     const key = keys.job(this.prefix, jobId);
-    await this.redis.multi().hset(key, 'total', total, 'started', Date.now()).pexpire(key, TTL_MS).exec();
+    await this.redis.multi().hset(key, 'total', total, 'discovering', discovering ? 1 : 0).hsetnx(key, 'started', Date.now()).pexpire(key, TTL_MS).exec();
   }
 
   async record(jobId: string, shard: number, done: number, failed: number): Promise<ScanCounts> {
-    const [total, d, f, started] = (await this.redis.eval(
+    const [total, d, f, started, discovering] = (await this.redis.eval(
       RECORD,
       2,
       keys.job(this.prefix, jobId),
@@ -49,7 +49,7 @@ export class RedisLedger implements JobLedger {
       failed,
       TTL_MS,
     )) as (string | null)[];
-    return { total: Number(total ?? 0), done: Number(d ?? 0), failed: Number(f ?? 0), startedAt: Number(started ?? Date.now()) };
+    return { total: Number(total ?? 0), done: Number(d ?? 0), failed: Number(f ?? 0), startedAt: Number(started ?? Date.now()), discovering: discovering === '1' };
   }
 
   async cancel(jobId: string): Promise<void> {
@@ -63,6 +63,6 @@ export class RedisLedger implements JobLedger {
 
   async forget(jobId: string): Promise<void> {
     // The cancel flag outlives the counts briefly so that late shards still see it.
-    await this.redis.multi().hdel(keys.job(this.prefix, jobId), 'total', 'done', 'failed', 'started').del(keys.jobShards(this.prefix, jobId)).exec();
+    await this.redis.multi().hdel(keys.job(this.prefix, jobId), 'total', 'done', 'failed', 'started', 'discovering').del(keys.jobShards(this.prefix, jobId)).exec();
   }
 }

@@ -12,7 +12,7 @@ import { failureOf } from '../jobs/claim.js';
 import { LeaseKeeper } from '../jobs/lease.js';
 import { MemoryLedger } from '../jobs/ledger.js';
 import { ProgressPublisher } from '../jobs/progress-publisher.js';
-import { addOutcome, emptyTotals, finalizeScan, planScan, runScanShard, type ScanParams, type ScanSummary, type ShardWork } from '../jobs/scan.js';
+import { finalizeScan, recordShard, runScanShard, ShardFeed, shardFiles, walkScan, type ScanParams, type ScanSummary, type ShardWork } from '../jobs/scan.js';
 import { openShardWork } from '../jobs/shard-work.js';
 import { runOrganize, type OrganizeSummary } from '../jobs/organize.js';
 import { outputDirs, thumbnailDir, type Catalog } from '../model/catalog.js';
@@ -155,29 +155,43 @@ export class LocalRunner implements JobExecutor {
       // One scan of a catalog at a time, so no other writer uses this folder's leftovers.
       fs.rmSync(path.join(dirs.thumbnails, PARTIAL_DIR), { recursive: true, force: true });
 
-      const plan = await planScan(catalog, params.directories, params.shard_size ?? this.config.shardSize, this.#publisher.discovering(job));
-      await this.#ledger.begin(job.id, plan.files);
-      await this.#publisher.publish(job, { done: 0, total: plan.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' });
-
+      const shardSize = params.shard_size ?? this.config.shardSize;
       const work = { ...this.#shardWork(), signal };
-      const totals = emptyTotals();
-      // Two shards in flight: one keeps the pool busy while the other finishes and writes.
-      let next = 0;
+      const feed = new ShardFeed();
+      // The walk saves shards as it cuts them; two lanes ingest them meanwhile, one keeping the
+      // pool busy while the other finishes and writes.
+      const walking = walkScan(this.sql, job.id, catalog, params.directories, shardSize, {
+        onShard: (index) => feed.add(index),
+        onFound: this.#publisher.discovering(job),
+        signal,
+      }).finally(() => feed.end());
       const lane = async () => {
-        while (next < plan.shards.length && !signal.aborted) {
-          const index = next++;
-          const out = await runScanShard(work, this.#publisher, job, catalog, dirs, { index, files: plan.shards[index]! });
+        for (let index = await feed.take(); index !== null && !signal.aborted; index = await feed.take()) {
+          const files = await shardFiles(this.sql, job.id, index);
+          if (!files) return;
+          const out = await runScanShard(work, this.#publisher, job, catalog, dirs, { index, files });
           this.#meter.add(out.added + out.updated + out.unchanged + out.errors);
-          addOutcome(totals, out);
+          if (out.aborted) return;
+          const { aborted: _a, ...outcome } = out;
+          await recordShard(this.sql, job.id, index, outcome);
         }
       };
-      await Promise.all([lane(), lane()]);
+      const lanes = Promise.all([lane(), lane()]);
+      const walked = await walking.catch(async (err) => {
+        // The lanes end with the feed; the job fails with the walk's error.
+        await lanes.catch(() => {});
+        throw err;
+      });
+      if (walked) {
+        await this.#ledger.begin(job.id, walked.files);
+        await this.#publisher.publish(job, { done: 0, total: walked.files, failed: 0, rate: 0, eta_s: null, stage: 'ingest' }, false);
+      }
+      await lanes;
       await this.#publisher.flush();
-      if (signal.aborted) return null;
+      if (signal.aborted || !walked) return null;
 
-      await this.#publisher.publish(job, { done: plan.files, total: plan.files, failed: totals.errors, rate: 0, eta_s: 0, stage: 'finalize' }, false);
-      const { shards: _s, ...rest } = plan;
-      const { summary, job: finished } = await finalizeScan(this.sql, { catalog, job, plan: rest, totals, failedShards: [] });
+      await this.#publisher.publish(job, { done: walked.files, total: walked.files, failed: 0, rate: 0, eta_s: 0, stage: 'finalize' }, false);
+      const { summary, job: finished } = await finalizeScan(this.sql, catalog, job);
       if (finished) this.#publisher.announce(finished);
       return finished ? summary : null;
     });

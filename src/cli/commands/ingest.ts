@@ -18,8 +18,8 @@ export function registerIngest(program: Command): void {
           bar.stop();
         }
         for (const p of summary.problems.slice(0, 20)) process.stderr.write(`lumina: ${p.path}: ${p.message}\n`);
-        if (summary.problems.length > 20) process.stderr.write(`lumina: … and ${summary.problems.length - 20} more problems\n`);
-        const { problems: _p, stage_ms: _s, job_id: _j, ...result } = summary;
+        if (summary.problem_count > 20) process.stderr.write(`lumina: … and ${summary.problem_count - 20} more problems\n`);
+        const { problems: _p, problem_count: _c, stage_ms: _s, job_id: _j, ...result } = summary;
         if (wantsJson(cmd)) printJson(result);
         else {
           process.stderr.write(

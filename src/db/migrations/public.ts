@@ -79,4 +79,30 @@ export const publicMigrations: { version: number; name: string; sql: string }[] 
       );
     `,
   },
+  {
+    version: 5,
+    name: 'scan shards: the walk writes its file lists here as it goes, not into Redis',
+    sql: `
+      create table public.scan_shards (
+        job_id uuid not null references public.jobs(id) on delete cascade,
+        shard int not null,
+        file_count int not null,
+        -- The shard's files, gzipped (paths grouped by folder): a few bytes a file.
+        files bytea not null,
+        -- What ingesting the shard gave (counts and stage timings), or its error; null until then.
+        outcome jsonb,
+        primary key (job_id, shard)
+      );
+      -- Written once the walk has ended: what finalize needs beside the shards' outcomes.
+      create table public.scan_walks (
+        job_id uuid primary key references public.jobs(id) on delete cascade,
+        files bigint not null,
+        shards int not null,
+        walked text[] not null,
+        unread text[] not null,
+        problems jsonb not null,
+        problem_count int not null
+      );
+    `,
+  },
 ];
