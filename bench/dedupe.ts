@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -5,7 +6,6 @@ import { resolveConfig } from '../src/config/config.js';
 import { writeShard, type AssetWrite } from '../src/db/assets.js';
 import { insertCatalog } from '../src/db/catalogs.js';
 import { openDatabase } from '../src/db/database.js';
-import { openApp } from '../src/app.js';
 import { createHashIndex, faissStatus, hashesToCodes } from '../src/dedupe/faiss.js';
 import { bruteForceJoin, buildIndex, bytesPerHash } from '../src/dedupe/hamming-index.js';
 import { JoinPool } from '../src/dedupe/join-pool.js';
@@ -13,9 +13,10 @@ import { orient } from '../src/dedupe/orientations.js';
 import { EmbedPool } from '../src/embed/embed-pool.js';
 import { DEFAULT_THRESHOLD, DEFAULT_TURNED_THRESHOLD } from '../src/jobs/duplicates.js';
 import { EMBED_SIZE } from '../src/pipeline/pixels.js';
+import { CLI, throwawayDatabase } from './services.js';
 
 /**
- * `npm run bench -- dedupe [--sizes 100000,1000000] [--faiss-sample N] [--images N] [--skip-embed] [--catalog N]`
+ * `npm run bench -- dedupe [--sizes 100000,1000000] [--faiss-sample N] [--images N] [--skip-embed] [--catalog N [--server] [--cli PATH]]`
  *
  * 1. The near-duplicate self-join at the default threshold (and the 7 turned queries at theirs)
  *    over 10^5 and 10^6 64-bit hashes, uniform and clustered like a photo library, on all cores;
@@ -24,7 +25,9 @@ import { EMBED_SIZE } from '../src/pipeline/pixels.js';
  *    of queries and scaled (the whole run takes minutes).
  * 3. Memory of the hash arrays per hash.
  * 4. CNN embeddings per second on the backend this machine has, one thread against all cores.
- * 5. With --catalog N: `lumina dupes` end to end over N synthetic assets in the embedded database.
+ * 5. With --catalog N: `lumina dupes` end to end over N synthetic assets, as its own process (time
+ *    and peak RSS), in the embedded database (--server: a throw-away database of the PostgreSQL
+ *    server; --cli PATH: another build's src/cli/main.js runs it).
  */
 const log = (s: string) => process.stderr.write(s + '\n');
 const r2 = (x: number) => Math.round(x * 100) / 100;
@@ -131,19 +134,23 @@ async function joinFigures(pool: JoinPool, n: number, kind: 'uniform' | 'cluster
 }
 
 /**
- * `lumina dupes` end to end on the embedded database: N synthetic assets (clustered hashes, no
- * pictures) written as ingest writes them, then detection twice (the second merges with the
- * stored groups). Loading, grouping and writing included; embeddings off.
+ * `lumina dupes` end to end: N synthetic assets (clustered hashes, no pictures) written as ingest
+ * writes them, then `lumina dupes` run twice as its own process (the second merges with the stored
+ * groups), timed with its peak RSS. Loading, grouping and writing included; embeddings off. On the
+ * embedded database, or with `server` on a throw-away database of the PostgreSQL server. `cli` is
+ * the CLI that runs dupes (another checkout's build, to compare with).
  */
-async function catalogFigures(n: number) {
+export async function catalogFigures(n: number, opts: { cli?: string; server?: boolean } = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumina-bench-dupes-'));
-  const config = resolveConfig({ dataDir }, {});
+  const server = opts.server ? await throwawayDatabase() : null;
+  const env: Record<string, string> = { LUMINA_DATA_DIR: dataDir, ...(server ? { DATABASE_URL: server.url } : {}) };
+  const config = resolveConfig({}, env);
   const db = await openDatabase(config);
   try {
     const c = await insertCatalog(db.sql, { name: 'bench', sourceDirectories: ['/bench'], organizedDirectory: null, settings: {} });
     const [job] = await db.sql<{ id: string }[]>`insert into public.jobs (catalog_id, type, status, params) values (${c.id}, 'scan', 'completed', '{}') returning id`;
     const hashes = syntheticHashes(n, 'clustered', 5);
-    let t = performance.now();
+    const t = performance.now();
     for (let i = 0; i < n; i += 5000) {
       const rows: AssetWrite[] = [];
       for (let k = i; k < Math.min(n, i + 5000); k++) {
@@ -157,21 +164,38 @@ async function catalogFigures(n: number) {
         });
       }
       await writeShard(db.sql, c.schema_name, job!.id, rows, []);
+      if (i % 500_000 === 0 && i) log(`  ${i} assets written`);
     }
     const insertS = (performance.now() - t) / 1000;
-    // The embedded database has one owner at a time: the writer hands it over to the app.
+    // The embedded database has one owner at a time: the writer hands it over to the CLI.
     await db.close();
-    const app = await openApp(config, { jobs: 'here' });
-    t = performance.now();
-    const first = await app.services.jobs.duplicatesHere('bench', { embeddings: 'off' });
-    const firstS = (performance.now() - t) / 1000;
-    t = performance.now();
-    await app.services.jobs.duplicatesHere('bench', { embeddings: 'off' });
-    const againS = (performance.now() - t) / 1000;
-    await app.close();
-    return { assets: n, write_assets_s: r2(insertS), dupes_s: r2(firstS), dupes_again_s: r2(againS), near_groups: first.groups.near, candidate_pairs: first.candidate_pairs };
+    const cli = opts.cli ?? CLI;
+    const run = () => {
+      const out = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, cli, 'dupes', '--catalog', 'bench', '--embeddings', 'off', '--json'], {
+        env: { ...process.env, ...env },
+        maxBuffer: 1 << 30,
+      });
+      const timing = out.stderr.toString().trim().split('\n').at(-1)!.split(' ');
+      if (out.status !== 0) throw new Error(`lumina dupes failed: ${out.stderr.toString().slice(-2000)}`);
+      const summary = JSON.parse(out.stdout.toString());
+      return { s: Number(timing[0]), rssMb: Math.round(Number(timing[1]) / 1024), summary };
+    };
+    const first = run();
+    const again = run();
+    return {
+      assets: n,
+      database: server ? 'postgres' : 'embedded',
+      write_assets_s: r2(insertS),
+      dupes_s: first.s,
+      dupes_peak_rss_mb: first.rssMb,
+      dupes_again_s: again.s,
+      dupes_again_peak_rss_mb: again.rssMb,
+      near_groups: first.summary.groups?.near,
+      candidate_pairs: first.summary.candidate_pairs,
+    };
   } finally {
     await db.close().catch(() => {});
+    await server?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -205,7 +229,7 @@ async function embedFigures(images: number) {
 }
 
 export async function benchDedupe(argv: string[]): Promise<void> {
-  const sizes = arg(argv, 'sizes', '100000,1000000').split(',').map(Number);
+  const sizes = arg(argv, 'sizes', '100000,1000000').split(',').map(Number).filter((n) => n > 0);
   const faissSample = Number(arg(argv, 'faiss-sample', '20000'));
   const pool = new JoinPool(os.availableParallelism());
   const results: Record<string, unknown>[] = [];
@@ -223,7 +247,7 @@ export async function benchDedupe(argv: string[]): Promise<void> {
   let catalog: Record<string, unknown> | null = null;
   const catalogRows = Number(arg(argv, 'catalog', '0'));
   if (catalogRows > 0) {
-    catalog = await catalogFigures(catalogRows);
+    catalog = await catalogFigures(catalogRows, { cli: argv.includes('--cli') ? path.resolve(arg(argv, 'cli', '')) : undefined, server: argv.includes('--server') });
     log(JSON.stringify(catalog));
   }
   let embed: Record<string, unknown> | null = null;
@@ -240,6 +264,8 @@ export async function benchDedupe(argv: string[]): Promise<void> {
         (typeof r.faiss_over_ours === 'number' ? `  FAISS binary flat ${r.faiss_flat_s} s = ${r.faiss_over_ours}× ours` : ''),
     );
   }
-  if (catalog) log(`lumina dupes over ${catalog.assets} assets (embedded PGlite): ${catalog.dupes_s} s, again ${catalog.dupes_again_s} s`);
+  if (catalog) {
+    log(`lumina dupes over ${catalog.assets} assets (${catalog.database}): ${catalog.dupes_s} s, peak RSS ${catalog.dupes_peak_rss_mb} MB; again ${catalog.dupes_again_s} s, ${catalog.dupes_again_peak_rss_mb} MB`);
+  }
   if (embed) log(`embeddings (${embed.backend}): ${embed.per_s_one_thread}/s on one thread, ${embed[`per_s_${os.availableParallelism()}_threads`]}/s on all cores = ${embed.ratio}×`);
 }

@@ -48,7 +48,25 @@ export function wantsJson(cmd: Command): boolean {
   return Boolean(cmd.optsWithGlobals<GlobalOptions>().json);
 }
 
+const jsonValue = (_k: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
+
 /** --json output: one JSON document on stdout, nothing else there. */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2) + '\n');
+  process.stdout.write(JSON.stringify(value, jsonValue, 2) + '\n');
+}
+
+/**
+ * `{ [key]: [...items], ...rest }` as printJson prints it, the list written as its pages arrive:
+ * a catalog's million groups never sit in memory at once.
+ */
+export async function printJsonList(key: string, pages: AsyncIterable<unknown[]>, rest: () => Record<string, unknown>): Promise<void> {
+  const indent = (text: string, by: string) => text.replace(/\n/g, `\n${by}`);
+  let count = 0;
+  process.stdout.write(`{\n  ${JSON.stringify(key)}: [`);
+  for await (const page of pages) {
+    for (const item of page) process.stdout.write(`${count++ ? ',' : ''}\n    ${indent(JSON.stringify(item, jsonValue, 2), '    ')}`);
+  }
+  process.stdout.write(count ? '\n  ]' : ']');
+  for (const [k, v] of Object.entries(rest())) process.stdout.write(`,\n  ${JSON.stringify(k)}: ${indent(JSON.stringify(v, jsonValue, 2), '  ')}`);
+  process.stdout.write('\n}\n');
 }

@@ -5,18 +5,19 @@ import type { Sql } from './database.js';
 import { DEDUPE_STATUSES, type AssetStatus } from '../model/asset.js';
 import { defaultDirection, type GroupSort, type SortDirection } from '../model/duplicates.js';
 
-/** What duplicate detection reads of every usable asset, in id order. */
-export async function loadDedupeAssets(sql: Sql, schema: string): Promise<DedupeAsset[]> {
-  const rows = await sql<
-    {
-      id: bigint; path: string; sha256: Buffer | null; phash_sign: bigint | null; quality_score: number | null; width: number | null;
-      height: number | null; size: bigint; sharpness: number | null; make: string | null; model: string | null; taken_at: Date | null;
-      date_confidence: number | null; ext: string; file_type: string; status: AssetStatus;
-    }[]
-  >`
-    select id, path, sha256, phash_sign, quality_score, width, height, size, sharpness, make, model, taken_at, date_confidence, ext, file_type, status
-    from ${catalogSchema(sql, schema)}.assets where status = any(${[...DEDUPE_STATUSES]}::text[]) order by id`;
-  return rows.map((r) => ({
+type DedupeRow = {
+  id: bigint; path: string; sha256: Buffer | null; phash_sign: bigint | null; quality_score: number | null; width: number | null;
+  height: number | null; size: bigint; sharpness: number | null; make: string | null; model: string | null; taken_at: Date | null;
+  date_confidence: number | null; ext: string; file_type: string; status: AssetStatus;
+};
+
+/** What detection reads of an asset: one column list and one mapping for every way it is loaded. */
+const dedupeColumns = (sql: Sql) =>
+  sql`a.id, a.path, a.sha256, a.phash_sign, a.quality_score, a.width, a.height, a.size, a.sharpness, a.make, a.model, a.taken_at, a.date_confidence, a.ext, a.file_type, a.status`;
+const usable = (sql: Sql) => sql`a.status = any(${[...DEDUPE_STATUSES]}::text[])`;
+
+function dedupeAsset(r: DedupeRow): DedupeAsset {
+  return {
     id: Number(r.id),
     path: r.path,
     sha256: r.sha256 ? r.sha256.toString('hex') : null,
@@ -33,7 +34,73 @@ export async function loadDedupeAssets(sql: Sql, schema: string): Promise<Dedupe
     ext: r.ext,
     video: r.file_type === 'video',
     damaged: r.status === 'damaged',
-  }));
+  };
+}
+
+/** What duplicate detection reads of every usable asset, in id order. */
+export async function loadDedupeAssets(sql: Sql, schema: string): Promise<DedupeAsset[]> {
+  const rows = await sql<DedupeRow[]>`
+    select ${dedupeColumns(sql)} from ${catalogSchema(sql, schema)}.assets a where ${usable(sql)} order by a.id`;
+  return rows.map(dedupeAsset);
+}
+
+/** Usable assets: what a duplicates job's summary counts. */
+export async function countDedupeAssets(sql: Sql, schema: string): Promise<number> {
+  const [row] = await sql<{ n: bigint }[]>`select count(*)::int8 as n from ${catalogSchema(sql, schema)}.assets a where ${usable(sql)}`;
+  return Number(row!.n);
+}
+
+/**
+ * Every usable asset with a hash, copies of one content next to each other (by SHA-256, then
+ * id), a batch at a time through a cursor: the caller keeps what it needs of each batch (the
+ * search keeps one id and one hash per content) and the rest is garbage at once.
+ */
+export async function forEachHashedAsset(sql: Sql, schema: string, batch: number, fn: (assets: DedupeAsset[]) => void): Promise<void> {
+  const cursor = sql<DedupeRow[]>`
+    select ${dedupeColumns(sql)} from ${catalogSchema(sql, schema)}.assets a
+    where ${usable(sql)} and a.phash_sign is not null order by a.sha256 nulls first, a.id`.cursor(batch);
+  for await (const rows of cursor) fn(rows.map(dedupeAsset));
+}
+
+/**
+ * The assets that can be in a group besides those of near pairs, for catalogs too large to hold
+ * whole: every copy of a content held more than once (exact groups), pictures with a capture
+ * time within 2 s of another from the same camera (bursts), and files sharing a folder and a
+ * name up to its first dot (format pairs). Each is a superset of what its rule can group, so the
+ * rules in dedupe/groups.ts give the same groups over these as over the whole catalog.
+ */
+export async function loadGroupableAssets(sql: Sql, schema: string, pairIds: number[]): Promise<DedupeAsset[]> {
+  const s = catalogSchema(sql, schema);
+  const byId = new Map<number, DedupeAsset>();
+  const rows = await sql<DedupeRow[]>`
+    with timed as (
+      select id, taken_at, lag(taken_at) over w as prev, lead(taken_at) over w as next
+      from ${s}.assets a
+      where ${usable(sql)} and taken_at is not null and coalesce(date_confidence, 0) >= 85 and (make is not null or model is not null)
+      window w as (partition by coalesce(make, ''), coalesce(model, '') order by taken_at)),
+    shots as (
+      select lower(regexp_replace(path, '^(.*/)?([^/.]*)[^/]*$', '\\1\\2')) as shot from ${s}.assets a
+      where ${usable(sql)} group by 1 having count(*) > 1),
+    picked as (
+      select id from timed where taken_at - prev <= interval '2 seconds' or next - taken_at <= interval '2 seconds'
+      union select a.id from ${s}.assets a join shots on shots.shot = lower(regexp_replace(a.path, '^(.*/)?([^/.]*)[^/]*$', '\\1\\2')) where ${usable(sql)}),
+    contents as (
+      select sha256 from ${s}.assets a where ${usable(sql)} and sha256 is not null group by sha256 having count(*) > 1
+      union select a.sha256 from ${s}.assets a join picked using (id) where a.sha256 is not null)
+    select ${dedupeColumns(sql)} from ${s}.assets a
+    where ${usable(sql)} and (a.id in (select id from picked) or a.sha256 in (select sha256 from contents))`;
+  for (const r of rows) byId.set(Number(r.id), dedupeAsset(r));
+  // The pairs' ends, with every copy of their contents (a content's representative is chosen among all of them).
+  const wanted = pairIds.filter((id) => !byId.has(id));
+  for (let i = 0; i < wanted.length; i += 50_000) {
+    const ids = wanted.slice(i, i + 50_000);
+    const more = await sql<DedupeRow[]>`
+      select ${dedupeColumns(sql)} from ${s}.assets a
+      where ${usable(sql)} and (a.id = any(${ids}::int8[])
+        or a.sha256 in (select b.sha256 from ${s}.assets b where b.id = any(${ids}::int8[]) and b.sha256 is not null))`;
+    for (const r of more) if (!byId.has(Number(r.id))) byId.set(Number(r.id), dedupeAsset(r));
+  }
+  return [...byId.values()].sort((x, y) => x.id - y.id);
 }
 
 /** Pictures fingerprinted before the sign hash existed: near search cannot see them until a scan. */

@@ -1,5 +1,5 @@
 import { createVectorIndex, nativeFaiss } from './faiss.js';
-import { packHashes, popcount32 } from './hamming-index.js';
+import { popcount32, sharedHashes } from './hamming-index.js';
 import { burstGroups, exactGroups, formatPairGroups, nearGroups, representatives, withDamageNote, type ComputedGroup, type DedupeAsset, type NearPair } from './groups.js';
 import type { PairList } from './join-pool.js';
 import { cosine } from '../embed/vectors.js';
@@ -19,33 +19,94 @@ export interface DetectParams {
   embeddings: 'auto' | 'on' | 'off';
 }
 
-/** What the search runs over: one asset per content, with pixels; numbered by position. */
+/**
+ * What the search runs over: one picture per content, numbered by position in id order, as two
+ * flat arrays (no per-asset objects: a catalog of 10^7 holds 16 bytes a picture here).
+ */
 export interface SearchInput {
-  reps: DedupeAsset[];
+  /** Asset id of each searched picture, ascending. */
+  ids: Float64Array;
+  /** Its sign pHash in the hi/lo layout of packHashes, in shared memory for the join threads. */
   hashes: Uint32Array;
 }
 
 export function searchInput(assets: DedupeAsset[]): SearchInput {
-  const reps = representatives(assets).sort((a, b) => a.id - b.id);
-  return { reps, hashes: packHashes(reps.map((r) => r.hash!)) };
+  const builder = new SearchInputBuilder();
+  builder.add(representatives(assets));
+  return builder.finish();
 }
 
 /**
- * The join's numbered pairs as asset pairs (a < b), the smallest distance kept per pair; on a tie
- * the untouched orientation, which the CNN can still check.
+ * Builds a SearchInput from representatives given in any order, a batch at a time: ids and hashes
+ * go into growing typed arrays, and finish() puts them in id order.
  */
-export function pairsOf(list: PairList, reps: DedupeAsset[]): NearPair[] {
-  const best = new Map<string, NearPair>();
-  for (let k = 0; k < list.length; k++) {
-    let a = reps[list.i[k]!]!.id;
-    let b = reps[list.j[k]!]!.id;
-    if (a > b) [a, b] = [b, a];
-    const key = `${a},${b}`;
-    const had = best.get(key);
-    const d = list.distance[k]!;
-    if (!had || d < had.distance || (d === had.distance && list.orientation[k] === 0 && had.orientation !== 0)) best.set(key, { a, b, distance: d, orientation: list.orientation[k]!, similarity: null });
+export class SearchInputBuilder {
+  #ids = new Float64Array(1024);
+  #hi = new Uint32Array(1024);
+  #lo = new Uint32Array(1024);
+  #n = 0;
+
+  add(reps: DedupeAsset[]): void {
+    if (this.#n + reps.length > this.#ids.length) {
+      const size = Math.max(this.#n + reps.length, this.#ids.length * 2);
+      const grow = <T extends Float64Array | Uint32Array>(a: T, make: (n: number) => T): T => {
+        const b = make(size);
+        b.set(a.subarray(0, this.#n));
+        return b;
+      };
+      this.#ids = grow(this.#ids, (n) => new Float64Array(n));
+      this.#hi = grow(this.#hi, (n) => new Uint32Array(n));
+      this.#lo = grow(this.#lo, (n) => new Uint32Array(n));
+    }
+    for (const r of reps) {
+      const v = BigInt.asUintN(64, r.hash!);
+      this.#ids[this.#n] = r.id;
+      this.#hi[this.#n] = Number(v >> 32n);
+      this.#lo[this.#n] = Number(v & 0xffffffffn);
+      this.#n++;
+    }
   }
-  return [...best.values()];
+
+  finish(): SearchInput {
+    const n = this.#n;
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    const ids = this.#ids;
+    order.sort((x, y) => ids[x]! - ids[y]!);
+    const out: SearchInput = { ids: new Float64Array(n), hashes: sharedHashes(n) };
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      out.ids[k] = ids[i]!;
+      out.hashes[2 * k] = this.#hi[i]!;
+      out.hashes[2 * k + 1] = this.#lo[i]!;
+    }
+    return out;
+  }
+}
+
+/**
+ * The join's numbered pairs as asset pairs (a < b), each pair once: the smallest distance kept; on
+ * a tie the untouched orientation, which the CNN can still check.
+ */
+export function pairsOf(list: PairList, ids: Float64Array): NearPair[] {
+  const pairs: NearPair[] = new Array(list.length);
+  for (let k = 0; k < list.length; k++) {
+    const x = ids[list.i[k]!]!;
+    const y = ids[list.j[k]!]!;
+    pairs[k] = { a: Math.min(x, y), b: Math.max(x, y), distance: list.distance[k]!, orientation: list.orientation[k]!, similarity: null };
+  }
+  return uniquePairs(pairs);
+}
+
+/** Each pair once (a < b given), by the rule of pairsOf: several search slices can find one pair. */
+export function uniquePairs(pairs: NearPair[]): NearPair[] {
+  pairs.sort((p, q) => p.a - q.a || p.b - q.b || p.distance - q.distance || Number(p.orientation !== 0) - Number(q.orientation !== 0));
+  const out: NearPair[] = [];
+  for (const p of pairs) {
+    const last = out[out.length - 1];
+    if (!last || last.a !== p.a || last.b !== p.b) out.push(p);
+  }
+  return out;
 }
 
 /**

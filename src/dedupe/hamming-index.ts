@@ -51,9 +51,12 @@ function popcount16(x: number): number {
   return (x + (x >>> 8)) & 0x1f;
 }
 
+/** Room for n hashes in the hi/lo layout, in shared memory (the join threads read it in place). */
+export const sharedHashes = (n: number): Uint32Array => sharedU32(n * 2);
+
 /** Hashes (signed int8 as stored, or unsigned) into the hi/lo layout, in shared memory. */
 export function packHashes(values: ArrayLike<bigint>): Uint32Array {
-  const out = sharedU32(values.length * 2);
+  const out = sharedHashes(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = BigInt.asUintN(64, values[i]!);
     out[2 * i] = Number(v >> 32n);

@@ -1,9 +1,9 @@
-import { clearCandidates, countStaleFingerprints, loadDedupeAssets, readCandidates, writeCandidates, writeDetection } from '../db/duplicates.js';
+import { clearCandidates, countDedupeAssets, countStaleFingerprints, forEachHashedAsset, loadDedupeAssets, loadGroupableAssets, readCandidates, writeCandidates, writeDetection } from '../db/duplicates.js';
 import type { Sql } from '../db/database.js';
 import { loadEmbeddings } from '../db/embeddings.js';
 import { finishJob, whileRunning } from '../db/jobs.js';
 import { withReconnect } from '../db/retry.js';
-import { detect, embeddingPairs, pairsOf, retrievalLimit, searchInput, withLocalFeatures, type SearchInput } from '../dedupe/detect.js';
+import { detect, embeddingPairs, pairsOf, retrievalLimit, SearchInputBuilder, uniquePairs, withLocalFeatures, type SearchInput } from '../dedupe/detect.js';
 import { representatives, type ComputedGroup, type DedupeAsset, type NearPair } from '../dedupe/groups.js';
 import { buildIndex, joinSlices, type HammingIndex, type JoinSlice } from '../dedupe/hamming-index.js';
 import type { JoinPool } from '../dedupe/join-pool.js';
@@ -74,10 +74,42 @@ export interface DuplicatesWork {
   indexes: SearchIndexCache;
 }
 
+/**
+ * Up to this many assets, finalize loads the whole catalog; above it only the assets a group can
+ * hold (loadGroupableAssets), so memory follows the duplicates found, not the catalog's size.
+ */
+export const WHOLE_CATALOG_LIMIT = 200_000;
+/** Rows per batch from the database to the search arrays. */
+const HASH_BATCH = 10_000;
+
 interface LoadedHashes {
-  assets: DedupeAsset[];
   input: SearchInput;
   index: HammingIndex;
+}
+
+/**
+ * The search's input straight from the database: rows arrive a batch at a time with the copies of
+ * one content together, and of each content only its representative's id and hash are kept.
+ */
+export async function loadSearchInput(sql: Sql, schema: string, batch = HASH_BATCH): Promise<SearchInput> {
+  const builder = new SearchInputBuilder();
+  // The copies of one content seen so far (they can straddle two batches).
+  let copies: DedupeAsset[] = [];
+  await forEachHashedAsset(sql, schema, batch, (rows) => {
+    for (const a of rows) {
+      if (!a.sha256) {
+        builder.add([a]);
+        continue;
+      }
+      if (copies.length && copies[0]!.sha256 !== a.sha256) {
+        builder.add(representatives(copies));
+        copies = [];
+      }
+      copies.push(a);
+    }
+  });
+  builder.add(representatives(copies));
+  return builder.finish();
 }
 
 /** The parts of one job that land on one process share one load of the hashes and one index. */
@@ -93,10 +125,7 @@ export class SearchIndexCache {
   get(jobId: string, catalog: Catalog): Promise<LoadedHashes> {
     let got = this.#entries.get(jobId);
     if (!got) {
-      got = loadDedupeAssets(this.sql, catalog.schema_name).then((assets) => {
-        const input = searchInput(assets);
-        return { assets, input, index: buildIndex(input.hashes) };
-      });
+      got = loadSearchInput(this.sql, catalog.schema_name).then((input) => ({ input, index: buildIndex(input.hashes) }));
       // A failed load is not kept: the retry loads again.
       got.catch(() => this.#entries.delete(jobId));
       this.#entries.set(jobId, got);
@@ -124,7 +153,7 @@ export interface DuplicatesPlan {
 /** Step 1: load the hashes, cut the search into slices and the pending embeddings into batches. */
 export async function planDuplicates(work: DuplicatesWork, job: Pick<Job, 'id'>, catalog: Catalog, params: DuplicatesParams): Promise<DuplicatesPlan> {
   const { input } = await work.indexes.get(job.id, catalog);
-  const n = input.reps.length;
+  const n = input.ids.length;
   const slices = joinSlices(n, 4 * Math.max(1, Math.ceil(n / QUERIES_PER_SLICE)));
   const pending = params.embeddings === 'off' ? [] : await work.embedder().pending(catalog);
   const embedBatches: string[][] = [];
@@ -147,7 +176,7 @@ export async function searchPart(work: DuplicatesWork, job: Pick<Job, 'id'>, cat
   const pieces: JoinSlice[] = [];
   for (let from = slice.from; from < slice.to; from += per) pieces.push({ chunk: slice.chunk, from, to: Math.min(slice.to, from + per) });
   const list = await pool.join(index, { radius: params.threshold, turnedRadius: params.turned_threshold }, pieces);
-  return pairsOf(list, input.reps);
+  return pairsOf(list, input.ids);
 }
 
 /** Step 2a on the queue: a slice's pairs wait in the catalog's candidates table for finalize. */
@@ -206,11 +235,9 @@ export interface FinalizeDuplicatesInput {
   catalog: Catalog;
   job: Job;
   params: DuplicatesParams;
-  /** Every candidate pair the search parts found. */
+  /** Every candidate pair the search parts found (a pair found by several is kept once). */
   pairs: NearPair[];
   searched: number;
-  /** The assets the plan loaded, when it ran in this process; loaded again otherwise. */
-  assets?: DedupeAsset[];
   /** What the embed stage did in this process (embedded runs); cluster workers log their own. */
   embed?: EmbedSummary | null;
   /** The catalog's thumbnail folder: the CNN's proposals are verified by local features on them. */
@@ -223,9 +250,14 @@ export interface FinalizeDuplicatesInput {
  * longer running under its owner (cancelled, taken over) writes nothing; null then.
  */
 export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInput): Promise<{ summary: DuplicatesSummary; job: Job | null }> {
-  const { catalog, job, params, pairs } = input;
+  const { catalog, job, params } = input;
+  // The hash passes find some pairs more than once: each is kept once.
+  const pairs = uniquePairs(input.pairs);
   const schema = catalog.schema_name;
-  const assets = input.assets ?? (await loadDedupeAssets(sql, schema));
+  const total = await countDedupeAssets(sql, schema);
+  // Embedding retrieval compares every picture with every other: it needs them all.
+  const whole = total <= WHOLE_CATALOG_LIMIT || input.searched <= retrievalLimit();
+  const assets = whole ? await loadDedupeAssets(sql, schema) : await loadGroupableAssets(sql, schema, pairEnds(pairs));
   let embeddings = new Map<number, Float32Array>();
   let all = pairs;
   let proposed = 0;
@@ -233,7 +265,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
   let verification: VerifySummary | null = null;
   if (params.embeddings !== 'off') {
     const reps = representatives(assets);
-    if (reps.length <= retrievalLimit()) {
+    if (whole && reps.length <= retrievalLimit()) {
       embeddings = await loadEmbeddings(sql, schema, reps.map((r) => r.id));
       const found = embeddingPairs(reps, embeddings, pairs);
       retrieval = found.engine;
@@ -263,7 +295,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
   const summary: DuplicatesSummary = {
     catalog: { id: catalog.id, name: catalog.name },
     job_id: job.id,
-    assets: assets.length,
+    assets: total,
     searched: input.searched,
     candidate_pairs: pairs.length,
     proposed_by_embeddings: proposed,
@@ -286,6 +318,16 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
     }),
   );
   return { summary, job: finished };
+}
+
+/** Every asset id at either end of a pair, once. */
+function pairEnds(pairs: NearPair[]): number[] {
+  const ids = new Float64Array(pairs.length * 2);
+  pairs.forEach((p, k) => ((ids[2 * k] = p.a), (ids[2 * k + 1] = p.b)));
+  ids.sort();
+  const out: number[] = [];
+  for (let k = 0; k < ids.length; k++) if (k === 0 || ids[k] !== ids[k - 1]) out.push(ids[k]!);
+  return out;
 }
 
 /** Step 3 on the queue: the pairs come from the candidates table, which is cleared afterwards. */

@@ -220,13 +220,14 @@ export class LocalRunner implements JobExecutor {
         await stage('search', searched, plan.total);
         for (const slice of plan.slices) {
           if (signal.aborted) return null;
-          pairs.push(...(await searchPart(work, job, catalog, params, slice, plan.n)));
+          for (const p of await searchPart(work, job, catalog, params, slice, plan.n)) pairs.push(p);
           searched += sliceSize(slice);
           await stage('search', searched, plan.total);
         }
         await stage('group', plan.total, plan.total);
-        const { assets } = await work.indexes.get(job.id, catalog);
-        const { summary, job: finished } = await finalizeDuplicates(this.sql, { catalog, job, params, pairs, searched: plan.n, assets, embed, thumbnails: thumbnailDir(this.config.dataDir, catalog.id) });
+        // The index is not needed past the search: its memory goes before finalize loads the groups.
+        work.indexes.forget(job.id);
+        const { summary, job: finished } = await finalizeDuplicates(this.sql, { catalog, job, params, pairs, searched: plan.n, embed, thumbnails: thumbnailDir(this.config.dataDir, catalog.id) });
         if (finished) this.#publisher.announce(finished);
         return finished ? summary : null;
       } finally {

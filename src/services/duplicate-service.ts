@@ -75,13 +75,12 @@ export class DuplicateService {
     return countMatchingGroups(this.sql, catalog.schema_name, filter);
   }
 
-  /** Every group in id order (the CLI prints them all), read a thousand at a time. */
-  async all(catalog: Catalog, status?: ReviewStatus): Promise<GroupRow[]> {
-    const out: GroupRow[] = [];
+  /** Every group in id order (the CLI prints them all), a thousand at a time. */
+  async *pages(catalog: Catalog, status?: ReviewStatus): AsyncGenerator<GroupRow[]> {
     for (let after = 0; ; ) {
       const page = await this.page(catalog, { afterId: after, limit: 1000, status });
-      out.push(...page);
-      if (page.length < 1000) return out;
+      if (page.length) yield page;
+      if (page.length < 1000) return;
       after = page.at(-1)!.id;
     }
   }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { ReviewStatus } from '../../services/duplicate-service.js';
 import { UserError } from '../../util/errors.js';
 import { groupView } from '../../views/duplicates.js';
-import { printJson, wantsJson, withApp } from '../context.js';
+import { printJson, printJsonList, wantsJson, withApp } from '../context.js';
 import { progressBar } from '../progress-bar.js';
 
 const int = (name: string) => (v: string) => {
@@ -39,12 +39,17 @@ export function registerDupes(program: Command): void {
           bar.stop();
         }
         const catalog = await services.catalogs.get(opts.catalog);
-        const groups = (await services.duplicates.all(catalog, opts.status as ReviewStatus | undefined)).map(groupView);
-        if (wantsJson(cmd)) printJson({ groups, summary });
+        const pages = services.duplicates.pages(catalog, opts.status as ReviewStatus | undefined);
+        const views = async function* () {
+          for await (const page of pages) yield page.map(groupView);
+        };
+        if (wantsJson(cmd)) await printJsonList('groups', views(), () => ({ summary }));
         else {
-          for (const g of groups) {
-            process.stdout.write(`#${g.id} ${g.kind} [${g.review_status}] keep ${g.keeper}\n    ${g.reason}\n`);
-            for (const m of g.members) if (m.path !== g.keeper) process.stdout.write(`    ${m.path}${m.distance !== null ? `  (distance ${m.distance}${m.similarity !== null ? `, similarity ${m.similarity}` : ''}${m.orientation && m.orientation !== 'identity' ? `, ${m.orientation}` : ''})` : ''}\n`);
+          for await (const groups of views()) {
+            for (const g of groups) {
+              process.stdout.write(`#${g.id} ${g.kind} [${g.review_status}] keep ${g.keeper}\n    ${g.reason}\n`);
+              for (const m of g.members) if (m.path !== g.keeper) process.stdout.write(`    ${m.path}${m.distance !== null ? `  (distance ${m.distance}${m.similarity !== null ? `, similarity ${m.similarity}` : ''}${m.orientation && m.orientation !== 'identity' ? `, ${m.orientation}` : ''})` : ''}\n`);
+            }
           }
           if (summary.stale_fingerprints) {
             process.stderr.write(`lumina: ${summary.stale_fingerprints} pictures were fingerprinted by an older Lumina; scan the catalog again (lumina ingest) so near-duplicate search sees them\n`);

@@ -1,0 +1,97 @@
+import t from 'tap';
+import { writeShard, type AssetWrite } from '../src/db/assets.js';
+import { insertCatalog } from '../src/db/catalogs.js';
+import { openDatabase } from '../src/db/database.js';
+import { loadDedupeAssets, loadGroupableAssets } from '../src/db/duplicates.js';
+import { detect, pairsOf, searchInput, uniquePairs } from '../src/dedupe/detect.js';
+import type { NearPair } from '../src/dedupe/groups.js';
+import { loadSearchInput } from '../src/jobs/duplicates.js';
+import { BACKENDS, configFor } from './helpers/postgres.js';
+
+// Large catalogs are searched from flat arrays filled straight from the database, and grouped over
+// only the assets a group can hold: both must give what the whole catalog in memory gives.
+
+type Row = Partial<AssetWrite> & { path: string };
+function row(jobId: string, r: Row, k: number): AssetWrite {
+  const hash = BigInt.asIntN(64, BigInt(k) * 0x9e3779b97f4a7c15n);
+  return {
+    size: 3_000_000 + k, mtime: new Date(0), sha256: Buffer.from(k.toString(16).padStart(64, '0'), 'hex'),
+    file_type: 'image', ext: r.path.split('.').pop()!.toLowerCase(), mime: 'image/jpeg', width: 4000, height: 3000, orientation: 1,
+    taken_at: null, taken_at_local: null, tz_offset_min: null, date_source: null, date_confidence: null, date_suspicious: false, date_flags: [],
+    make: null, model: null, lens: null, gps_lat: null, gps_lon: null, gps_alt: null, duration_s: null, dhash: 0n, phash: hash, phash_sign: hash,
+    fingerprint_version: 2, quality_score: 50 + (k % 7), quality: null, sharpness: 100, exif: null, thumbnail_key: null, status: 'ok', error: null,
+    error_code: null, metadata_error: null, timings: null, seen_job: jobId, ...r,
+  };
+}
+
+for (const backend of BACKENDS) {
+  t.test(`${backend}: streamed search input and the groupable subset give the whole catalog's groups`, async (t) => {
+    const db = await openDatabase(await configFor(t, backend));
+    t.teardown(() => db.close());
+    const c = await insertCatalog(db.sql, { name: 'stream', sourceDirectories: ['/p'], organizedDirectory: null, settings: {} });
+    const [job] = await db.sql<{ id: string }[]>`insert into public.jobs (catalog_id, type, status, params) values (${c.id}, 'scan', 'completed', '{}') returning id`;
+    const same = Buffer.alloc(32, 7);
+    const t0 = Date.UTC(2020, 5, 1, 12);
+    const camera = { make: 'Canon', model: 'EOS', date_confidence: 95 };
+    const rows: Row[] = [
+      // three copies of one content, the best in the middle of id order, one without pixels
+      { path: '/p/copies/a.jpg', sha256: same, quality_score: 40 },
+      { path: '/p/copies/b.jpg', sha256: same, quality_score: 90 },
+      { path: '/p/copies/c.jpg', sha256: same, quality_score: 60, phash_sign: null },
+      // a burst of three frames 1 s apart, and a fourth frame of another hour
+      ...[0, 1, 2].map((s) => ({ path: `/p/burst/F${s}.jpg`, taken_at: new Date(t0 + s * 1000), ...camera })),
+      { path: '/p/burst/late.jpg', taken_at: new Date(t0 + 3_600_000), ...camera },
+      // one shot as RAW and JPEG
+      { path: '/p/raw/IMG_1.CR2', ext: 'cr2' },
+      { path: '/p/raw/IMG_1.JPG' },
+      // a damaged copy and its intact near twin, and unrelated pictures
+      { path: '/p/near/x.jpg', status: 'damaged', quality_score: 99 },
+      { path: '/p/near/y.jpg' },
+      ...Array.from({ length: 30 }, (_, i) => ({ path: `/p/other/u${i}.jpg` })),
+    ];
+    await writeShard(db.sql, c.schema_name, job!.id, rows.map((r, k) => row(job!.id, r, k)), []);
+
+    const all = await loadDedupeAssets(db.sql, c.schema_name);
+    const id = (p: string) => all.find((a) => a.path === p)!.id;
+    const whole = searchInput(all);
+    // Batches of 2 put the copies of one content across a batch's edge.
+    for (const batch of [2, 3, 10_000]) {
+      const streamed = await loadSearchInput(db.sql, c.schema_name, batch);
+      t.same([...streamed.ids], [...whole.ids], `batch ${batch}: the same pictures searched, in id order`);
+      t.same([...streamed.hashes], [...whole.hashes], `batch ${batch}: the same hashes`);
+    }
+    t.ok(whole.ids.includes(id('/p/copies/b.jpg')) && !whole.ids.includes(id('/p/copies/a.jpg')), 'a content is searched through its best copy');
+    t.equal(whole.ids.length, all.length - 2, 'one picture per content, none without pixels');
+
+    const pairs: NearPair[] = [
+      { a: id('/p/copies/b.jpg'), b: id('/p/other/u1.jpg'), distance: 4, orientation: 0, similarity: null },
+      { a: id('/p/near/x.jpg'), b: id('/p/near/y.jpg'), distance: 2, orientation: 0, similarity: null },
+      { a: id('/p/burst/F0.jpg'), b: id('/p/burst/F1.jpg'), distance: 1, orientation: 0, similarity: null },
+      { a: id('/p/raw/IMG_1.CR2'), b: id('/p/other/u7.jpg'), distance: 5, orientation: 0, similarity: null },
+    ];
+    const ends = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
+    const subset = await loadGroupableAssets(db.sql, c.schema_name, ends);
+    t.ok(subset.length < all.length, `the subset (${subset.length}) is smaller than the catalog (${all.length})`);
+    const params = { threshold: 10, similarity: 0.7, embeddings: 'off' as const };
+    const full = detect(all, pairs, new Map(), params).groups;
+    const part = detect(subset, pairs, new Map(), params).groups;
+    const key = (gs: typeof full) => gs.map((g) => JSON.stringify(g)).sort();
+    t.same(key(part), key(full), 'the same groups, keepers, members and reasons');
+    t.same(full.map((g) => g.kind).sort(), ['burst', 'exact', 'format_pair', 'near', 'near', 'near'], 'every kind of group is in the comparison');
+  });
+}
+
+t.test('pairs found by several passes are kept once, at their smallest distance, untouched orientation first', async (t) => {
+  const ids = new Float64Array([10, 20, 30]);
+  const list = { i: new Uint32Array([0, 1, 0, 2, 1]), j: new Uint32Array([1, 0, 1, 1, 2]), distance: new Uint8Array([5, 3, 3, 2, 4]), orientation: new Uint8Array([0, 2, 0, 0, 1]), length: 5 };
+  t.same(pairsOf(list, ids), [
+    { a: 10, b: 20, distance: 3, orientation: 0, similarity: null },
+    { a: 20, b: 30, distance: 2, orientation: 0, similarity: null },
+  ]);
+  const twice = uniquePairs([
+    { a: 1, b: 2, distance: 6, orientation: 0, similarity: null },
+    { a: 1, b: 2, distance: 4, orientation: 3, similarity: null },
+    { a: 1, b: 3, distance: 1, orientation: 0, similarity: null },
+  ]);
+  t.same(twice.map((p) => [p.a, p.b, p.distance, p.orientation]), [[1, 2, 4, 3], [1, 3, 1, 0]]);
+});
