@@ -16,7 +16,7 @@ import { EMBED_SIZE } from '../src/pipeline/pixels.js';
 import { CLI, throwawayDatabase } from './services.js';
 
 /**
- * `npm run bench -- dedupe [--sizes 100000,1000000] [--faiss-sample N] [--images N] [--skip-embed] [--catalog N [--server] [--cli PATH]]`
+ * `npm run bench -- dedupe [--sizes 100000,1000000] [--faiss-sample N] [--images N] [--skip-embed] [--catalog N [--server] [--cli PATH] [--dupes-runs 1|2]]`
  *
  * 1. The near-duplicate self-join at the default threshold (and the 7 turned queries at theirs)
  *    over 10^5 and 10^6 64-bit hashes, uniform and clustered like a photo library, on all cores;
@@ -140,7 +140,7 @@ async function joinFigures(pool: JoinPool, n: number, kind: 'uniform' | 'cluster
  * embedded database, or with `server` on a throw-away database of the PostgreSQL server. `cli` is
  * the CLI that runs dupes (another checkout's build, to compare with).
  */
-export async function catalogFigures(n: number, opts: { cli?: string; server?: boolean } = {}) {
+export async function catalogFigures(n: number, opts: { cli?: string; server?: boolean; runs?: number } = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lumina-bench-dupes-'));
   const server = opts.server ? await throwawayDatabase() : null;
   const env: Record<string, string> = { LUMINA_DATA_DIR: dataDir, ...(server ? { DATABASE_URL: server.url } : {}) };
@@ -170,26 +170,39 @@ export async function catalogFigures(n: number, opts: { cli?: string; server?: b
     // The embedded database has one owner at a time: the writer hands it over to the CLI.
     await db.close();
     const cli = opts.cli ?? CLI;
+    // The groups listing goes to a file (at 10^7 assets it is gigabytes); the summary is its last key.
+    const listing = path.join(dataDir, 'dupes.json');
     const run = () => {
+      const fd = fs.openSync(listing, 'w');
       const out = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, cli, 'dupes', '--catalog', 'bench', '--embeddings', 'off', '--json'], {
         env: { ...process.env, ...env },
-        maxBuffer: 1 << 30,
+        stdio: ['ignore', fd, 'pipe'],
+        maxBuffer: 64 << 20,
       });
+      fs.closeSync(fd);
       const timing = out.stderr.toString().trim().split('\n').at(-1)!.split(' ');
       if (out.status !== 0) throw new Error(`lumina dupes failed: ${out.stderr.toString().slice(-2000)}`);
-      const summary = JSON.parse(out.stdout.toString());
-      return { s: Number(timing[0]), rssMb: Math.round(Number(timing[1]) / 1024), summary };
+      const size = fs.statSync(listing).size;
+      const tail = Buffer.alloc(Math.min(size, 1 << 20));
+      const tfd = fs.openSync(listing, 'r');
+      fs.readSync(tfd, tail, 0, tail.length, size - tail.length);
+      fs.closeSync(tfd);
+      const text = tail.toString();
+      const key = '\n  "summary": ';
+      const summary = JSON.parse(text.slice(text.lastIndexOf(key) + key.length).replace(/\n}\n?$/, ''));
+      return { s: Number(timing[0]), rssMb: Math.round(Number(timing[1]) / 1024), listingMb: Math.round(size / 1e6), summary };
     };
     const first = run();
-    const again = run();
+    const again = opts.runs === 1 ? null : run();
     return {
       assets: n,
       database: server ? 'postgres' : 'embedded',
       write_assets_s: r2(insertS),
       dupes_s: first.s,
       dupes_peak_rss_mb: first.rssMb,
-      dupes_again_s: again.s,
-      dupes_again_peak_rss_mb: again.rssMb,
+      dupes_again_s: again?.s ?? null,
+      dupes_again_peak_rss_mb: again?.rssMb ?? null,
+      listing_mb: first.listingMb,
       near_groups: first.summary.groups?.near,
       candidate_pairs: first.summary.candidate_pairs,
     };
@@ -247,7 +260,7 @@ export async function benchDedupe(argv: string[]): Promise<void> {
   let catalog: Record<string, unknown> | null = null;
   const catalogRows = Number(arg(argv, 'catalog', '0'));
   if (catalogRows > 0) {
-    catalog = await catalogFigures(catalogRows, { cli: argv.includes('--cli') ? path.resolve(arg(argv, 'cli', '')) : undefined, server: argv.includes('--server') });
+    catalog = await catalogFigures(catalogRows, { cli: argv.includes('--cli') ? path.resolve(arg(argv, 'cli', '')) : undefined, server: argv.includes('--server'), runs: Number(arg(argv, 'dupes-runs', '2')) });
     log(JSON.stringify(catalog));
   }
   let embed: Record<string, unknown> | null = null;

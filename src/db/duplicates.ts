@@ -51,56 +51,40 @@ export async function countDedupeAssets(sql: Sql, schema: string): Promise<numbe
 }
 
 /**
- * Every usable asset with a hash, copies of one content next to each other (by SHA-256, then
- * id), a batch at a time through a cursor: the caller keeps what it needs of each batch (the
- * search keeps one id and one hash per content) and the rest is garbage at once.
+ * Every usable asset (or with `hashed`, every one with a sign hash: what near search reads), copies
+ * of one content next to each other (by SHA-256, which its index gives in order, then id; those
+ * without a checksum last), a batch at a time through a cursor: the caller keeps what it needs of
+ * each batch and the rest is garbage at once.
  */
-export async function forEachHashedAsset(sql: Sql, schema: string, batch: number, fn: (assets: DedupeAsset[]) => void): Promise<void> {
+export async function forEachDedupeAsset(sql: Sql, schema: string, opts: { batch: number; hashed: boolean }, fn: (assets: DedupeAsset[]) => void): Promise<void> {
   const cursor = sql<DedupeRow[]>`
     select ${dedupeColumns(sql)} from ${catalogSchema(sql, schema)}.assets a
-    where ${usable(sql)} and a.phash_sign is not null order by a.sha256 nulls first, a.id`.cursor(batch);
+    where ${usable(sql)} ${opts.hashed ? sql`and a.phash_sign is not null` : sql``} order by a.sha256, a.id`.cursor(opts.batch);
   for await (const rows of cursor) fn(rows.map(dedupeAsset));
 }
 
 /**
- * The assets that can be in a group besides those of near pairs, for catalogs too large to hold
- * whole: every copy of a content held more than once (exact groups), pictures with a capture
- * time within 2 s of another from the same camera (bursts), and files sharing a folder and a
- * name up to its first dot (format pairs). Each is a superset of what its rule can group, so the
- * rules in dedupe/groups.ts give the same groups over these as over the whole catalog.
+ * Ids (ascending) of the assets the rules without hashes can group: pictures with a capture time
+ * within 2 s of another from the same camera (bursts), and files sharing a folder and a name up to
+ * its first dot (format pairs). Each is a superset of what its rule in dedupe/groups.ts can
+ * group. Paths are absolute, so each has a folder part.
  */
-export async function loadGroupableAssets(sql: Sql, schema: string, pairIds: number[]): Promise<DedupeAsset[]> {
+export async function burstAndShotCandidates(sql: Sql, schema: string): Promise<number[]> {
   const s = catalogSchema(sql, schema);
-  const byId = new Map<number, DedupeAsset>();
-  const rows = await sql<DedupeRow[]>`
+  // Folder and name up to its first dot, by plain string functions (a regular expression costs twice as much).
+  const shot = sql`lower(left(a.path, length(a.path) - strpos(reverse(a.path), '/') + 1) || split_part(right(a.path, strpos(reverse(a.path), '/') - 1), '.', 1))`;
+  const rows = await sql<{ id: bigint }[]>`
     with timed as (
       select id, taken_at, lag(taken_at) over w as prev, lead(taken_at) over w as next
       from ${s}.assets a
       where ${usable(sql)} and taken_at is not null and coalesce(date_confidence, 0) >= 85 and (make is not null or model is not null)
       window w as (partition by coalesce(make, ''), coalesce(model, '') order by taken_at)),
     shots as (
-      select lower(regexp_replace(path, '^(.*/)?([^/.]*)[^/]*$', '\\1\\2')) as shot from ${s}.assets a
-      where ${usable(sql)} group by 1 having count(*) > 1),
-    picked as (
-      select id from timed where taken_at - prev <= interval '2 seconds' or next - taken_at <= interval '2 seconds'
-      union select a.id from ${s}.assets a join shots on shots.shot = lower(regexp_replace(a.path, '^(.*/)?([^/.]*)[^/]*$', '\\1\\2')) where ${usable(sql)}),
-    contents as (
-      select sha256 from ${s}.assets a where ${usable(sql)} and sha256 is not null group by sha256 having count(*) > 1
-      union select a.sha256 from ${s}.assets a join picked using (id) where a.sha256 is not null)
-    select ${dedupeColumns(sql)} from ${s}.assets a
-    where ${usable(sql)} and (a.id in (select id from picked) or a.sha256 in (select sha256 from contents))`;
-  for (const r of rows) byId.set(Number(r.id), dedupeAsset(r));
-  // The pairs' ends, with every copy of their contents (a content's representative is chosen among all of them).
-  const wanted = pairIds.filter((id) => !byId.has(id));
-  for (let i = 0; i < wanted.length; i += 50_000) {
-    const ids = wanted.slice(i, i + 50_000);
-    const more = await sql<DedupeRow[]>`
-      select ${dedupeColumns(sql)} from ${s}.assets a
-      where ${usable(sql)} and (a.id = any(${ids}::int8[])
-        or a.sha256 in (select b.sha256 from ${s}.assets b where b.id = any(${ids}::int8[]) and b.sha256 is not null))`;
-    for (const r of more) if (!byId.has(Number(r.id))) byId.set(Number(r.id), dedupeAsset(r));
-  }
-  return [...byId.values()].sort((x, y) => x.id - y.id);
+      select array_agg(a.id) as ids from ${s}.assets a where ${usable(sql)} group by ${shot} having count(*) > 1)
+    select id from timed where taken_at - prev <= interval '2 seconds' or next - taken_at <= interval '2 seconds'
+    union select unnest(ids) from shots
+    order by 1`;
+  return rows.map((r) => Number(r.id));
 }
 
 /** Pictures fingerprinted before the sign hash existed: near search cannot see them until a scan. */

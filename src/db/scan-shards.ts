@@ -70,8 +70,10 @@ export async function loadShard(sql: Sql, jobId: string, shard: number): Promise
 }
 
 /** Records a shard's outcome; a retried shard's later outcome replaces the earlier. */
-export async function saveShardOutcome<T extends object>(sql: Sql, jobId: string, shard: number, outcome: StoredOutcome<T>): Promise<void> {
-  await sql`update public.scan_shards set outcome = ${sql.json(outcome as never)} where job_id = ${jobId} and shard = ${shard}`;
+export async function saveShardOutcome<T extends object>(sql: Sql, jobId: string, shard: number, outcome: StoredOutcome<T>, onlyIfNone = false): Promise<void> {
+  await sql`
+    update public.scan_shards set outcome = ${sql.json(outcome as never)}
+    where job_id = ${jobId} and shard = ${shard} ${onlyIfNone ? sql`and outcome is null` : sql``}`;
 }
 
 export async function saveWalk(sql: Sql, jobId: string, w: WalkRecord): Promise<void> {

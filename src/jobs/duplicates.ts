@@ -1,4 +1,4 @@
-import { clearCandidates, countDedupeAssets, countStaleFingerprints, forEachHashedAsset, loadDedupeAssets, loadGroupableAssets, readCandidates, writeCandidates, writeDetection } from '../db/duplicates.js';
+import { clearCandidates, countDedupeAssets, countStaleFingerprints, burstAndShotCandidates, forEachDedupeAsset, loadDedupeAssets, readCandidates, writeCandidates, writeDetection } from '../db/duplicates.js';
 import type { Sql } from '../db/database.js';
 import { loadEmbeddings } from '../db/embeddings.js';
 import { finishJob, whileRunning } from '../db/jobs.js';
@@ -95,7 +95,7 @@ export async function loadSearchInput(sql: Sql, schema: string, batch = HASH_BAT
   const builder = new SearchInputBuilder();
   // The copies of one content seen so far (they can straddle two batches).
   let copies: DedupeAsset[] = [];
-  await forEachHashedAsset(sql, schema, batch, (rows) => {
+  await forEachDedupeAsset(sql, schema, { batch, hashed: true }, (rows) => {
     for (const a of rows) {
       if (!a.sha256) {
         builder.add([a]);
@@ -318,6 +318,46 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
     }),
   );
   return { summary, job: finished };
+}
+
+/**
+ * The assets that can be in a group, for catalogs too large to hold whole: every copy of a content
+ * held more than once (exact groups), the candidates of bursts and format pairs, and the pairs'
+ * ends with every copy of their contents (a content's representative is chosen among them all).
+ * The rules in dedupe/groups.ts give the same groups over these as over the whole catalog. One
+ * pass over the catalog in SHA-256 order, keeping a content's copies when one of them is wanted.
+ */
+export async function loadGroupableAssets(sql: Sql, schema: string, pairIds: number[], batch = HASH_BATCH): Promise<DedupeAsset[]> {
+  const wanted = new Float64Array([...pairIds, ...(await burstAndShotCandidates(sql, schema))]).sort();
+  const isWanted = (id: number) => {
+    let lo = 0;
+    let hi = wanted.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (wanted[mid] === id) return true;
+      if (wanted[mid]! < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
+  };
+  const out: DedupeAsset[] = [];
+  let copies: DedupeAsset[] = [];
+  const close = () => {
+    if (copies.length > 1 || copies.some((a) => isWanted(a.id))) out.push(...copies);
+    copies = [];
+  };
+  await forEachDedupeAsset(sql, schema, { batch, hashed: false }, (rows) => {
+    for (const a of rows) {
+      if (!a.sha256) {
+        if (isWanted(a.id)) out.push(a);
+        continue;
+      }
+      if (copies.length && copies[0]!.sha256 !== a.sha256) close();
+      copies.push(a);
+    }
+  });
+  close();
+  return out.sort((x, y) => x.id - y.id);
 }
 
 /** Every asset id at either end of a pair, once. */

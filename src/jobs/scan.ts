@@ -119,8 +119,17 @@ export async function shardFiles(sql: Sql, jobId: string, index: number): Promis
 }
 
 /** Records what a shard gave (or why it failed for good); true when it was the scan's last: finalize may run. */
-export async function recordShard(sql: Sql, jobId: string, index: number, outcome: Omit<ShardOutcome, 'aborted'> | { error: string }): Promise<boolean> {
+export async function recordShard(sql: Sql, jobId: string, index: number, outcome: Omit<ShardOutcome, 'aborted'>): Promise<boolean> {
   await withReconnect(() => saveShardOutcome(sql, jobId, index, outcome));
+  return withReconnect(() => scanComplete(sql, jobId));
+}
+
+/**
+ * A shard that failed for good (its last attempt threw, or it stalled past the queue's limit):
+ * finalize reports it. Never over an outcome already recorded (a slow worker may have finished it).
+ */
+export async function recordShardFailure(sql: Sql, jobId: string, index: number, error: string): Promise<boolean> {
+  await withReconnect(() => saveShardOutcome(sql, jobId, index, { error }, true));
   return withReconnect(() => scanComplete(sql, jobId));
 }
 

@@ -9,7 +9,7 @@ import { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { RateMeter } from '../runner/rate-meter.js';
 import { UserError, messageOf } from '../util/errors.js';
 import { QueueSet } from './cluster-executor.js';
-import { DEFAULT_QUEUES, QUEUE_NAMES, type QueueName } from './names.js';
+import { DEFAULT_QUEUES, QUEUE_NAMES, type QueueName, type ShardPayload } from './names.js';
 import { createOrganizeProcessors } from './organize-processors.js';
 import { createProcessors } from './processors.js';
 import { createDedupeProcessors } from './dedupe-processors.js';
@@ -89,7 +89,8 @@ export class LuminaWorker {
       dataDir: this.config.dataDir,
     });
     const organizeProcessors = createOrganizeProcessors({ sql: this.sql, queues: this.#queues, ledger: this.#ledger, publisher: this.#publisher, shutdown: this.#shutdown.signal });
-    const all = { ...processors, ...dedupeProcessors, ...organizeProcessors };
+    const { shardFailed, ...scanProcessors } = processors;
+    const all = { ...scanProcessors, ...dedupeProcessors, ...organizeProcessors };
     // A search or embed job spreads over this host's threads itself: one at a time.
     const concurrencyOf: Record<QueueName, number> = { discover: 1, ingest: this.opts.concurrency, finalize: 2, dedupe: 1, search: 1, embed: 1, organize: 1 };
     for (const name of this.opts.queues) {
@@ -122,6 +123,14 @@ export class LuminaWorker {
       });
       worker.on('failed', (job, err) => {
         if (err.name !== 'WaitingError') process.stderr.write(`lumina: ${name} job ${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${messageOf(err)}\n`);
+        // A shard that stalled past maxStalledCount is failed by BullMQ without its processor's catch:
+        // recorded here, or its scan would wait for it forever.
+        if (name === 'ingest' && job) {
+          const record = async () => {
+            if (await job.isFailed()) await shardFailed(job.data as ShardPayload, messageOf(err));
+          };
+          record().catch((e) => process.stderr.write(`lumina: could not record shard ${job.id} as failed: ${messageOf(e)}\n`));
+        }
       });
       worker.on('error', (err) => process.stderr.write(`lumina: ${name} worker: ${messageOf(err)}\n`));
       this.#workers.push(worker);

@@ -7,7 +7,7 @@ import { outputDirs } from '../model/catalog.js';
 import type { JobLedger } from '../jobs/ledger.js';
 import type { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { loadWalk, scanComplete } from '../db/scan-shards.js';
-import { finalizeScan, recordShard, runScanShard, shardFiles, walkScan, type ScanParams, type ShardWork } from '../jobs/scan.js';
+import { finalizeScan, recordShard, recordShardFailure, runScanShard, shardFiles, walkScan, type ScanParams, type ShardWork } from '../jobs/scan.js';
 import { messageOf } from '../util/errors.js';
 import type { ShardOutcome } from '../pipeline/ingest-shard.js';
 import type { RateMeter } from '../runner/rate-meter.js';
@@ -99,13 +99,18 @@ export function createProcessors(deps: ProcessorDeps) {
     } catch (err) {
       // Failed for good (its last attempt): finalize reports it, and the job ends failed.
       if (err instanceof Error && err.name !== 'WaitingError' && bull.attemptsMade + 1 >= (bull.opts.attempts ?? 1)) {
-        await finalizeWhenComplete(await recordShard(sql, job_id, shard, { error: messageOf(err) }), job_id, catalog_id);
+        await shardFailed(bull.data, messageOf(err));
       }
       throw err;
     } finally {
       clearInterval(watch);
       deps.shutdown.removeEventListener('abort', onShutdown);
     }
+  }
+
+  /** A shard that will not run again: recorded as failed, so the scan can still end. */
+  async function shardFailed(payload: ShardPayload, message: string): Promise<void> {
+    await finalizeWhenComplete(await recordShardFailure(sql, payload.job_id, payload.shard, message), payload.job_id, payload.catalog_id);
   }
 
   async function finalize(bull: BullJob<FinalizePayload>): Promise<{ status: string }> {
@@ -123,5 +128,5 @@ export function createProcessors(deps: ProcessorDeps) {
     return { status: finished?.status ?? 'unchanged' };
   }
 
-  return { discover, ingest, finalize };
+  return { discover, ingest, finalize, shardFailed };
 }
