@@ -48,8 +48,21 @@ export async function realisticPhoto(file: string, seed: number, scale = 1): Pro
     .toFile(file);
 }
 
-/** Makes `count` distinct photos under `dir` (reusing what an earlier run made). */
-export async function ensurePhotos(dir: string, count: number, scale = 1, log = (_: string) => {}): Promise<Corpus> {
+/**
+ * Per-photo scale of the mixed corpus: sizes spread evenly (a golden-ratio sequence over the seeds)
+ * from 2 to 24 MP, whatever camera the seed picks.
+ */
+export function mixedScale(seed: number): number {
+  const cam = CAMERAS[seed % CAMERAS.length]!;
+  const mp = 2 + 22 * ((seed * 0.6180339887) % 1);
+  return Math.sqrt((mp * 1e6) / (cam.w * cam.h));
+}
+
+/**
+ * Makes `count` distinct photos under `dir` (reusing what an earlier run made); `scale` is one
+ * factor for all of them, or one per seed.
+ */
+export async function ensurePhotos(dir: string, count: number, scale: number | ((seed: number) => number) = 1, log = (_: string) => {}): Promise<Corpus> {
   fs.mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   const todo: number[] = [];
@@ -64,7 +77,7 @@ export async function ensurePhotos(dir: string, count: number, scale = 1, log = 
     while (next < todo.length) {
       const i = todo[next++]!;
       const tmp = files[i]! + '.tmp.jpg';
-      await realisticPhoto(tmp, i + 1, scale);
+      await realisticPhoto(tmp, i + 1, typeof scale === 'number' ? scale : scale(i + 1));
       fs.renameSync(tmp, files[i]!);
     }
   }));

@@ -118,6 +118,12 @@ export const OPTIONS = {
     defaultText: 'the best that starts',
     parse: (v, n) => resolveBackend(v, n),
   }),
+  exiftoolProcs: spec({
+    env: 'LUMINA_EXIFTOOL_PROCS',
+    help: 'ExifTool processes beside the file-processing threads',
+    defaultText: 'one per worker',
+    parse: (v, n): number | null => (v === undefined || v === '' ? null : positiveInt(n, v, 1)),
+  }),
   ffmpeg: spec({
     env: 'LUMINA_FFMPEG',
     help: 'the ffmpeg binary for video frames and BMP',

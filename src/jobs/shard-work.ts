@@ -1,15 +1,17 @@
 import type { LuminaConfig } from '../config/config.js';
 import type { Sql } from '../db/database.js';
-import { MetadataReader } from '../pipeline/metadata.js';
+import { exiftoolProcsFor, MetadataReader } from '../pipeline/metadata.js';
 import { findExternalDecoders } from '../pipeline/external-decode.js';
 import { findFfmpeg } from '../pipeline/video-frame.js';
 import { FilePool } from '../workers/pool.js';
 import type { ShardWork } from './scan.js';
 
 /** What a process needs to run shards: its thread pool and ExifTool pool, sized by --workers. */
-export function openShardWork(sql: Sql, config: Pick<LuminaConfig, 'workers' | 'maxPixels' | 'ffmpeg' | 'heifConvert' | 'djxl' | 'embedSpoolMax'>): { work: ShardWork; close(): Promise<void> } {
+export function openShardWork(sql: Sql, config: Pick<LuminaConfig, 'workers' | 'maxPixels' | 'ffmpeg' | 'heifConvert' | 'djxl' | 'embedSpoolMax'> & Partial<Pick<LuminaConfig, 'exiftoolProcs'>>): { work: ShardWork; close(): Promise<void> } {
   const pool = new FilePool(config.workers);
-  const metadata = new MetadataReader(config.workers);
+  const metadata = new MetadataReader(config.exiftoolProcs ?? exiftoolProcsFor(config.workers));
+  // Perl starts while the threads load sharp, not when the first files are waiting for it.
+  void metadata.start();
   return {
     work: {
       sql,

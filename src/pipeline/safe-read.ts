@@ -93,11 +93,32 @@ async function eachChunk(file: string, discoveredSize: number, use: (chunk: Buff
   }
 }
 
-/** The whole file, bounded as above. */
+/**
+ * The whole file, bounded as above. Read straight into one buffer of the size discovery saw (one
+ * byte more, to see whether it grew), chunk by chunk under the stall limit: no chunks to gather
+ * and copy again, and one allocation rather than five for a 4 MB photo.
+ */
 export async function readBounded(file: string, discoveredSize: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  await eachChunk(file, discoveredSize, (c) => void chunks.push(c));
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  const fh = await openRegular(file);
+  try {
+    const limit = readLimit(discoveredSize);
+    let buf = Buffer.allocUnsafe(discoveredSize + 1);
+    let total = 0;
+    for (;;) {
+      if (total === buf.length) {
+        // Grown since discovery: room for more, up to the limit (and one byte past it, to tell).
+        const bigger = Buffer.allocUnsafe(Math.min(limit + 1, buf.length + CHUNK));
+        buf.copy(bigger, 0, 0, total);
+        buf = bigger;
+      }
+      const { bytesRead } = await stallGuard(fh.read(buf, total, Math.min(CHUNK, buf.length - total), null), file);
+      if (bytesRead === 0) return buf.subarray(0, total);
+      total += bytesRead;
+      if (total > limit) throw new ReadError('changed', `the file grew past ${limit} bytes since it was found at ${discoveredSize}: read it again on the next scan`);
+    }
+  } finally {
+    await fh.close().catch(() => {});
+  }
 }
 
 /** Every chunk of the file to `write`, in order, bounded as above; returns the SHA-256 of what was read. */
