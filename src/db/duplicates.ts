@@ -51,16 +51,41 @@ export async function countDedupeAssets(sql: Sql, schema: string): Promise<numbe
 }
 
 /**
- * Every usable asset (or with `hashed`, every one with a sign hash: what near search reads), copies
- * of one content next to each other (by SHA-256, which its index gives in order, then id; those
- * without a checksum last), a batch at a time through a cursor: the caller keeps what it needs of
- * each batch and the rest is garbage at once.
+ * Every usable asset, copies of one content next to each other (by SHA-256, which its index gives
+ * in order, then id; those without a checksum last), a batch at a time through a cursor: the
+ * caller keeps what it needs of each batch and the rest is garbage at once.
  */
-export async function forEachDedupeAsset(sql: Sql, schema: string, opts: { batch: number; hashed: boolean }, fn: (assets: DedupeAsset[]) => void): Promise<void> {
+export async function forEachDedupeAsset(sql: Sql, schema: string, batch: number, fn: (assets: DedupeAsset[]) => void): Promise<void> {
   const cursor = sql<DedupeRow[]>`
     select ${dedupeColumns(sql)} from ${catalogSchema(sql, schema)}.assets a
-    where ${usable(sql)} ${opts.hashed ? sql`and a.phash_sign is not null` : sql``} order by a.sha256, a.id`.cursor(opts.batch);
+    where ${usable(sql)} order by a.sha256, a.id`.cursor(batch);
   for await (const rows of cursor) fn(rows.map(dedupeAsset));
+}
+
+/**
+ * Near search's input in two reads. First the pictures whose content has no other copy with pixels
+ * (most of a catalog), as id and hash only; then, in full and in SHA-256 order, the copies of the
+ * contents that have several, for the caller to pick each one's representative.
+ */
+export async function forEachSearchCandidate(
+  sql: Sql,
+  schema: string,
+  batch: number,
+  onSingles: (rows: { id: bigint; phash_sign: bigint }[]) => void,
+  onCopies: (assets: DedupeAsset[]) => void,
+): Promise<void> {
+  const s = catalogSchema(sql, schema);
+  const hashed = sql`${usable(sql)} and a.phash_sign is not null`;
+  const multi = sql`select a.sha256 from ${s}.assets a where ${hashed} and a.sha256 is not null group by a.sha256 having count(*) > 1`;
+  // An anti-join, which spills to disk when it must: `not in (subquery)` falls back to a scan per row.
+  const singles = sql<{ id: bigint; phash_sign: bigint }[]>`
+    select a.id, a.phash_sign from ${s}.assets a left join (${multi}) m on m.sha256 = a.sha256
+    where ${hashed} and m.sha256 is null`.cursor(batch);
+  for await (const rows of singles) onSingles(rows);
+  const copies = sql<DedupeRow[]>`
+    select ${dedupeColumns(sql)} from ${s}.assets a join (${multi}) m on m.sha256 = a.sha256
+    where ${hashed} order by a.sha256, a.id`.cursor(batch);
+  for await (const rows of copies) onCopies(rows.map(dedupeAsset));
 }
 
 /**
@@ -164,6 +189,17 @@ export async function writeDetection(tx: Sql, schema: string, lockKey: string, j
   catalogSchema(tx, schema);
   await tx`select pg_advisory_xact_lock(hashtext(${lockKey}))`;
   await applyActions(tx, schema, jobId, merge(await storedGroups(tx, schema)));
+}
+
+/**
+ * Fresh planner statistics for the group tables after a detection run rewrote them. The embedded
+ * database never analyzes on its own (PGlite runs no autovacuum), and without statistics the
+ * listing's plan went from 0.1 s a page to minutes once a catalog's groups had been rewritten a
+ * few times; on a server it saves waiting for autovacuum. A sample, so under a second at 10^6 groups.
+ */
+export async function analyzeGroups(sql: Sql, schema: string): Promise<void> {
+  const s = catalogSchema(sql, schema);
+  await sql`analyze ${s}.duplicate_groups, ${s}.duplicate_members`;
 }
 
 /**

@@ -47,8 +47,13 @@ export class SearchInputBuilder {
   #n = 0;
 
   add(reps: DedupeAsset[]): void {
-    if (this.#n + reps.length > this.#ids.length) {
-      const size = Math.max(this.#n + reps.length, this.#ids.length * 2);
+    this.addHashes(reps.map((r) => ({ id: r.id, hash: r.hash! })));
+  }
+
+  /** Ids and hashes (signed as stored, or unsigned) straight from rows, without assets made of them. */
+  addHashes(rows: { id: number | bigint; hash: bigint }[]): void {
+    if (this.#n + rows.length > this.#ids.length) {
+      const size = Math.max(this.#n + rows.length, this.#ids.length * 2);
       const grow = <T extends Float64Array | Uint32Array>(a: T, make: (n: number) => T): T => {
         const b = make(size);
         b.set(a.subarray(0, this.#n));
@@ -58,9 +63,9 @@ export class SearchInputBuilder {
       this.#hi = grow(this.#hi, (n) => new Uint32Array(n));
       this.#lo = grow(this.#lo, (n) => new Uint32Array(n));
     }
-    for (const r of reps) {
-      const v = BigInt.asUintN(64, r.hash!);
-      this.#ids[this.#n] = r.id;
+    for (const r of rows) {
+      const v = BigInt.asUintN(64, r.hash);
+      this.#ids[this.#n] = Number(r.id);
       this.#hi[this.#n] = Number(v >> 32n);
       this.#lo[this.#n] = Number(v & 0xffffffffn);
       this.#n++;

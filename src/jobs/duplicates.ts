@@ -1,4 +1,4 @@
-import { clearCandidates, countDedupeAssets, countStaleFingerprints, burstAndShotCandidates, forEachDedupeAsset, loadDedupeAssets, readCandidates, writeCandidates, writeDetection } from '../db/duplicates.js';
+import { analyzeGroups, burstAndShotCandidates, clearCandidates, countDedupeAssets, countStaleFingerprints, forEachDedupeAsset, forEachSearchCandidate, loadDedupeAssets, readCandidates, writeCandidates, writeDetection } from '../db/duplicates.js';
 import type { Sql } from '../db/database.js';
 import { loadEmbeddings } from '../db/embeddings.js';
 import { finishJob, whileRunning } from '../db/jobs.js';
@@ -88,26 +88,29 @@ interface LoadedHashes {
 }
 
 /**
- * The search's input straight from the database: rows arrive a batch at a time with the copies of
- * one content together, and of each content only its representative's id and hash are kept.
+ * The search's input straight from the database, a batch of rows at a time: pictures whose content
+ * has no other copy go in as they come (id and hash), and of the others each content's
+ * representative, the copies arriving together.
  */
 export async function loadSearchInput(sql: Sql, schema: string, batch = HASH_BATCH): Promise<SearchInput> {
   const builder = new SearchInputBuilder();
   // The copies of one content seen so far (they can straddle two batches).
   let copies: DedupeAsset[] = [];
-  await forEachDedupeAsset(sql, schema, { batch, hashed: true }, (rows) => {
-    for (const a of rows) {
-      if (!a.sha256) {
-        builder.add([a]);
-        continue;
+  await forEachSearchCandidate(
+    sql,
+    schema,
+    batch,
+    (rows) => builder.addHashes(rows.map((r) => ({ id: r.id, hash: r.phash_sign }))),
+    (assets) => {
+      for (const a of assets) {
+        if (copies.length && copies[0]!.sha256 !== a.sha256) {
+          builder.add(representatives(copies));
+          copies = [];
+        }
+        copies.push(a);
       }
-      if (copies.length && copies[0]!.sha256 !== a.sha256) {
-        builder.add(representatives(copies));
-        copies = [];
-      }
-      copies.push(a);
-    }
-  });
+    },
+  );
   builder.add(representatives(copies));
   return builder.finish();
 }
@@ -317,6 +320,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
       return finishJob(tx, job.id, 'completed', { result: summary as unknown as Record<string, unknown>, progress });
     }),
   );
+  if (finished) await withReconnect(() => analyzeGroups(sql, schema));
   return { summary, job: finished };
 }
 
@@ -346,7 +350,7 @@ export async function loadGroupableAssets(sql: Sql, schema: string, pairIds: num
     if (copies.length > 1 || copies.some((a) => isWanted(a.id))) out.push(...copies);
     copies = [];
   };
-  await forEachDedupeAsset(sql, schema, { batch, hashed: false }, (rows) => {
+  await forEachDedupeAsset(sql, schema, batch, (rows) => {
     for (const a of rows) {
       if (!a.sha256) {
         if (isWanted(a.id)) out.push(a);
