@@ -317,10 +317,11 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
   const finished = await withReconnect(() =>
     whileRunning(sql, job.id, job.owner, async (tx) => {
       await writeDetection(tx, schema, duplicatesLockKey(catalog.id), job.id, (stored) => mergeWithStored(stored, groups));
+      // In the transaction, which counts its own rows: after it, the job is no longer this process's to hold.
+      await analyzeGroups(tx, schema);
       return finishJob(tx, job.id, 'completed', { result: summary as unknown as Record<string, unknown>, progress });
     }),
   );
-  if (finished) await withReconnect(() => analyzeGroups(sql, schema));
   return { summary, job: finished };
 }
 
