@@ -94,25 +94,37 @@ interface LoadedHashes {
  */
 export async function loadSearchInput(sql: Sql, schema: string, batch = HASH_BATCH): Promise<SearchInput> {
   const builder = new SearchInputBuilder();
-  // The copies of one content seen so far (they can straddle two batches).
-  let copies: DedupeAsset[] = [];
-  await forEachSearchCandidate(
-    sql,
-    schema,
-    batch,
-    (rows) => builder.addHashes(rows.map((r) => ({ id: r.id, hash: r.phash_sign }))),
-    (assets) => {
-      for (const a of assets) {
-        if (copies.length && copies[0]!.sha256 !== a.sha256) {
-          builder.add(representatives(copies));
-          copies = [];
-        }
-        copies.push(a);
-      }
-    },
-  );
-  builder.add(representatives(copies));
+  const copies = new ContentRuns((run) => builder.add(representatives(run)));
+  await forEachSearchCandidate(sql, schema, batch, (rows) => builder.addHashes(rows.map((r) => ({ id: r.id, hash: r.phash_sign }))), (assets) => copies.add(assets));
+  copies.end();
   return builder.finish();
+}
+
+/**
+ * Each content's copies together, from assets given in SHA-256 order a batch at a time (a content
+ * can straddle two batches); an asset without a checksum is a content of its own.
+ */
+class ContentRuns {
+  #copies: DedupeAsset[] = [];
+
+  constructor(private readonly onRun: (copies: DedupeAsset[]) => void) {}
+
+  add(assets: DedupeAsset[]): void {
+    for (const a of assets) {
+      if (!a.sha256) {
+        this.onRun([a]);
+        continue;
+      }
+      if (this.#copies.length && this.#copies[0]!.sha256 !== a.sha256) this.end();
+      this.#copies.push(a);
+    }
+  }
+
+  /** The last content. */
+  end(): void {
+    if (this.#copies.length) this.onRun(this.#copies);
+    this.#copies = [];
+  }
 }
 
 /** The parts of one job that land on one process share one load of the hashes and one index. */
@@ -346,22 +358,11 @@ export async function loadGroupableAssets(sql: Sql, schema: string, pairIds: num
     return false;
   };
   const out: DedupeAsset[] = [];
-  let copies: DedupeAsset[] = [];
-  const close = () => {
-    if (copies.length > 1 || copies.some((a) => isWanted(a.id))) out.push(...copies);
-    copies = [];
-  };
-  await forEachDedupeAsset(sql, schema, batch, (rows) => {
-    for (const a of rows) {
-      if (!a.sha256) {
-        if (isWanted(a.id)) out.push(a);
-        continue;
-      }
-      if (copies.length && copies[0]!.sha256 !== a.sha256) close();
-      copies.push(a);
-    }
+  const copies = new ContentRuns((run) => {
+    if (run.length > 1 || run.some((a) => isWanted(a.id))) out.push(...run);
   });
-  close();
+  await forEachDedupeAsset(sql, schema, batch, (rows) => copies.add(rows));
+  copies.end();
   return out.sort((x, y) => x.id - y.id);
 }
 
