@@ -69,7 +69,7 @@ export async function loadShard(sql: Sql, jobId: string, shard: number): Promise
   return row ? unpackFiles(row.files) : null;
 }
 
-/** Records a shard's outcome; a retried shard's later outcome replaces the earlier. */
+/** Records a shard's outcome; a retried shard's later outcome replaces the earlier, unless `onlyIfNone`. */
 export async function saveShardOutcome<T extends object>(sql: Sql, jobId: string, shard: number, outcome: StoredOutcome<T>, onlyIfNone = false): Promise<void> {
   await sql`
     update public.scan_shards set outcome = ${sql.json(outcome as never)}

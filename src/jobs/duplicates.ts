@@ -344,8 +344,13 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
  * The rules in dedupe/groups.ts give the same groups over these as over the whole catalog. One
  * pass over the catalog in SHA-256 order, keeping a content's copies when one of them is wanted.
  */
-export async function loadGroupableAssets(sql: Sql, schema: string, pairIds: number[], batch = HASH_BATCH): Promise<DedupeAsset[]> {
-  const wanted = new Float64Array([...pairIds, ...(await burstAndShotCandidates(sql, schema))]).sort();
+export async function loadGroupableAssets(sql: Sql, schema: string, pairIds: ArrayLike<number>, batch = HASH_BATCH): Promise<DedupeAsset[]> {
+  const picks = await burstAndShotCandidates(sql, schema);
+  // Sorted for the binary search below; an id twice does no harm.
+  const wanted = new Float64Array(pairIds.length + picks.length);
+  wanted.set(pairIds);
+  wanted.set(picks, pairIds.length);
+  wanted.sort();
   const isWanted = (id: number) => {
     let lo = 0;
     let hi = wanted.length - 1;
@@ -366,14 +371,11 @@ export async function loadGroupableAssets(sql: Sql, schema: string, pairIds: num
   return out.sort((x, y) => x.id - y.id);
 }
 
-/** Every asset id at either end of a pair, once. */
-function pairEnds(pairs: NearPair[]): number[] {
+/** The asset ids at either end of each pair. */
+function pairEnds(pairs: NearPair[]): Float64Array {
   const ids = new Float64Array(pairs.length * 2);
   pairs.forEach((p, k) => ((ids[2 * k] = p.a), (ids[2 * k + 1] = p.b)));
-  ids.sort();
-  const out: number[] = [];
-  for (let k = 0; k < ids.length; k++) if (k === 0 || ids[k] !== ids[k - 1]) out.push(ids[k]!);
-  return out;
+  return ids;
 }
 
 /** Step 3 on the queue: the pairs come from the candidates table, which is cleared afterwards. */

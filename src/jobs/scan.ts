@@ -50,7 +50,7 @@ export async function walkScan(sql: Sql, jobId: string, catalog: Catalog, direct
   const escaped = directories.filter((d) => !isInsideAny(realLocation(d), realRoots));
   const roots = directories.filter((d) => !escaped.includes(d));
   const report = emptyWalkReport();
-  let pending: DiscoveredFile[] = [];
+  const pending: DiscoveredFile[] = [];
   let shards = 0;
   const cut = async (files: DiscoveredFile[]) => {
     const index = shards++;
@@ -60,10 +60,7 @@ export async function walkScan(sql: Sql, jobId: string, catalog: Catalog, direct
   for await (const batch of walk(roots, { within: catalog.source_directories, followExternal: catalog.settings.follow_external_links === true }, report)) {
     if (hooks.signal?.aborted) return null;
     for (const f of batch) pending.push(f);
-    while (pending.length >= shardSize) {
-      await cut(pending.slice(0, shardSize));
-      pending = pending.slice(shardSize);
-    }
+    while (pending.length >= shardSize) await cut(pending.splice(0, shardSize));
     hooks.onFound?.(report.found);
   }
   if (hooks.signal?.aborted) return null;
@@ -118,18 +115,13 @@ export async function shardFiles(sql: Sql, jobId: string, index: number): Promis
   return files && files.map((f) => ({ ...f, type: fileTypeOf(f.path)!, ext: extensionOf(f.path) }));
 }
 
-/** Records what a shard gave (or why it failed for good); true when it was the scan's last: finalize may run. */
-export async function recordShard(sql: Sql, jobId: string, index: number, outcome: Omit<ShardOutcome, 'aborted'>): Promise<boolean> {
-  await withReconnect(() => saveShardOutcome(sql, jobId, index, outcome));
-  return withReconnect(() => scanComplete(sql, jobId));
-}
-
 /**
- * A shard that failed for good (its last attempt threw, or it stalled past the queue's limit):
- * finalize reports it. Never over an outcome already recorded (a slow worker may have finished it).
+ * Records what a shard gave, or why it failed for good (its last attempt threw, or it stalled past
+ * the queue's limit); true when it was the scan's last: finalize may run. A failure is never
+ * recorded over an outcome already there (a slow worker may have finished the shard).
  */
-export async function recordShardFailure(sql: Sql, jobId: string, index: number, error: string): Promise<boolean> {
-  await withReconnect(() => saveShardOutcome(sql, jobId, index, { error }, true));
+export async function recordShard(sql: Sql, jobId: string, index: number, outcome: Omit<ShardOutcome, 'aborted'> | { error: string }): Promise<boolean> {
+  await withReconnect(() => saveShardOutcome(sql, jobId, index, outcome, 'error' in outcome));
   return withReconnect(() => scanComplete(sql, jobId));
 }
 

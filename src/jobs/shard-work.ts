@@ -10,8 +10,6 @@ import type { ShardWork } from './scan.js';
 export function openShardWork(sql: Sql, config: Pick<LuminaConfig, 'workers' | 'maxPixels' | 'ffmpeg' | 'heifConvert' | 'djxl' | 'embedSpoolMax'> & Partial<Pick<LuminaConfig, 'exiftoolProcs'>>): { work: ShardWork; close(): Promise<void> } {
   const pool = new FilePool(config.workers);
   const metadata = new MetadataReader(config.exiftoolProcs ?? exiftoolProcsFor(config.workers));
-  // Perl starts while the threads load sharp, not when the first files are waiting for it.
-  void metadata.start();
   return {
     work: {
       sql,

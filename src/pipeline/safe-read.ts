@@ -74,6 +74,9 @@ async function stallGuard<T>(p: Promise<T>, file: string): Promise<T> {
   }
 }
 
+const grewPast = (limit: number, discoveredSize: number) =>
+  new ReadError('changed', `the file grew past ${limit} bytes since it was found at ${discoveredSize}: read it again on the next scan`);
+
 /** Every chunk of a regular file, at most `readLimit(discoveredSize)` bytes, each within the stall limit. */
 async function eachChunk(file: string, discoveredSize: number, use: (chunk: Buffer) => void | Promise<void>): Promise<void> {
   const fh = await openRegular(file);
@@ -85,7 +88,7 @@ async function eachChunk(file: string, discoveredSize: number, use: (chunk: Buff
       const { bytesRead } = await stallGuard(fh.read(buf, 0, CHUNK, null), file);
       if (bytesRead === 0) return;
       total += bytesRead;
-      if (total > limit) throw new ReadError('changed', `the file grew past ${limit} bytes since it was found at ${discoveredSize}: read it again on the next scan`);
+      if (total > limit) throw grewPast(limit, discoveredSize);
       await use(bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead));
     }
   } finally {
@@ -114,7 +117,7 @@ export async function readBounded(file: string, discoveredSize: number): Promise
       const { bytesRead } = await stallGuard(fh.read(buf, total, Math.min(CHUNK, buf.length - total), null), file);
       if (bytesRead === 0) return buf.subarray(0, total);
       total += bytesRead;
-      if (total > limit) throw new ReadError('changed', `the file grew past ${limit} bytes since it was found at ${discoveredSize}: read it again on the next scan`);
+      if (total > limit) throw grewPast(limit, discoveredSize);
     }
   } finally {
     await fh.close().catch(() => {});

@@ -69,6 +69,8 @@ export class LuminaWorker {
   }
 
   start(): void {
+    // A host that ingests has perl up before its first shard; one that only embeds or walks starts none.
+    if (this.opts.queues.includes('ingest')) void this.#shardWork.work.metadata.start();
     const processors = createProcessors({
       sql: this.sql,
       config: this.config,

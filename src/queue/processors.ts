@@ -7,7 +7,7 @@ import { outputDirs } from '../model/catalog.js';
 import type { JobLedger } from '../jobs/ledger.js';
 import type { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { loadWalk, scanComplete } from '../db/scan-shards.js';
-import { finalizeScan, recordShard, recordShardFailure, runScanShard, shardFiles, walkScan, type ScanParams, type ShardWork } from '../jobs/scan.js';
+import { finalizeScan, recordShard, runScanShard, shardFiles, walkScan, type ScanParams, type ShardWork } from '../jobs/scan.js';
 import { messageOf } from '../util/errors.js';
 import type { ShardOutcome } from '../pipeline/ingest-shard.js';
 import type { RateMeter } from '../runner/rate-meter.js';
@@ -110,7 +110,7 @@ export function createProcessors(deps: ProcessorDeps) {
 
   /** A shard that will not run again: recorded as failed, so the scan can still end. */
   async function shardFailed(payload: ShardPayload, message: string): Promise<void> {
-    await finalizeWhenComplete(await recordShardFailure(sql, payload.job_id, payload.shard, message), payload.job_id, payload.catalog_id);
+    await finalizeWhenComplete(await recordShard(sql, payload.job_id, payload.shard, { error: message }), payload.job_id, payload.catalog_id);
   }
 
   async function finalize(bull: BullJob<FinalizePayload>): Promise<{ status: string }> {

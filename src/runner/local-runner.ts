@@ -262,6 +262,8 @@ export class LocalRunner implements JobExecutor {
   #shardWork(): ShardWork {
     if (!this.#work) {
       const opened = openShardWork(this.sql, this.config);
+      // Perl starts while the threads load sharp, not when the first files are waiting for it.
+      void opened.work.metadata.start();
       this.#closers.push(opened.close);
       this.#work = opened.work;
     }
