@@ -26,16 +26,34 @@ interface JobEvent {
   error?: unknown;
 }
 
-/** Folds a job's newer state in; progress only moves forward while a job runs. */
+/**
+ * Folds a job's newer state in; progress only moves forward while a job runs. What describes the
+ * job (params, created_at) is always taken from the REST row: a job first heard of through an
+ * event (its events can beat the answer to the POST that started it) has none of it yet.
+ */
 export function mergeJob(next: Job): void {
   const cur = live.jobs[next.id];
   if (!cur) {
     live.jobs[next.id] = next;
     return;
   }
-  if (FINAL.has(cur.status) && !FINAL.has(next.status)) return;
+  const described = { ...cur, ...next, params: Object.keys(next.params ?? {}).length ? next.params : cur.params, created_at: next.created_at ?? cur.created_at };
+  if (FINAL.has(cur.status) && !FINAL.has(next.status)) {
+    live.jobs[next.id] = { ...described, status: cur.status, progress: cur.progress, result: cur.result, error: cur.error, error_code: cur.error_code, started_at: cur.started_at ?? next.started_at, finished_at: cur.finished_at };
+    return;
+  }
   const progress = !FINAL.has(next.status) && next.progress.done < cur.progress.done ? cur.progress : next.progress;
-  live.jobs[next.id] = { ...cur, ...next, progress };
+  live.jobs[next.id] = { ...described, progress };
+}
+
+/** Newest first; a job known only from its events (no created_at yet) has just started. */
+export function newestFirst(a: Job, b: Job): number {
+  return (b.created_at ?? '9').localeCompare(a.created_at ?? '9');
+}
+
+/** The newest job that `keep` accepts. */
+export function latestJob(keep: (j: Job) => boolean): Job | undefined {
+  return Object.values(live.jobs).filter(keep).sort(newestFirst)[0];
 }
 
 function onEvent(e: JobEvent): void {
