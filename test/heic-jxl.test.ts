@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import { analyzePixels, PixelError } from '../src/pipeline/pixels.js';
 import { runCli } from './helpers/cli.js';
 import { writePhoto } from './helpers/corpus.js';
 import { configFor, envFor } from './helpers/postgres.js';
@@ -181,4 +182,13 @@ t.test('without heif-convert or djxl: HEIC keeps no_preview, JPEG XL says which 
   assets = await listOf();
   t.equal(assets.get(files.jxl!)?.status, 'ok', 'JPEG XL decoded on the next run');
   t.match(assets.get(files.jxl!)?.phash, /^[0-9a-f]{16}$/);
+});
+
+t.test('libvips on an HEVC HEIC says unsupported_codec every time, whatever else it decodes at once', async (t) => {
+  const setup = await library(t);
+  if (!setup) return;
+  const heic = fs.readFileSync(setup.files.heic!);
+  // Its failed decode's message is the last loader's ("bad seek", "Unknown error"): the code comes from the header.
+  const codes = await Promise.all(Array.from({ length: 40 }, () => analyzePixels(heic, 100e6).then(() => 'decoded', (e) => (e instanceof PixelError ? e.code : String(e)))));
+  t.same([...new Set(codes)], ['unsupported_codec']);
 });

@@ -86,6 +86,11 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: An
         `${(maxPixels / 1e6).toFixed(0)} MP, a guard against decompression bombs (raise it with --max-pixels)`,
     );
   }
+  // The prebuilt libvips reads AVIF but not HEVC (most HEIC): said from the header, since the
+  // failed decode's message is whichever loader libvips tried last ("bad seek", "Unknown error").
+  if (header.format === 'heif' && header.compression === 'hevc') {
+    throw new PixelError('unsupported_codec', 'cannot decode image: HEVC-compressed HEIF, which this libvips does not decode');
+  }
   const orientation = header.orientation && header.orientation >= 1 && header.orientation <= 8 ? header.orientation : 1;
   const swap = orientation >= 5;
 
