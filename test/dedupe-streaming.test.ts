@@ -5,7 +5,9 @@ import { openDatabase } from '../src/db/database.js';
 import { loadDedupeAssets } from '../src/db/duplicates.js';
 import { detect, pairsOf, searchInput, uniquePairs } from '../src/dedupe/detect.js';
 import type { NearPair } from '../src/dedupe/groups.js';
-import { loadGroupableAssets, loadSearchInput } from '../src/jobs/duplicates.js';
+import { duplicatesParams, finalizeDuplicates, groupableBatches, loadSearchInput } from '../src/jobs/duplicates.js';
+import type { Catalog } from '../src/model/catalog.js';
+import type { Job } from '../src/model/job.js';
 import { BACKENDS, configFor } from './helpers/postgres.js';
 
 // Large catalogs are searched from flat arrays filled straight from the database, and grouped over
@@ -72,14 +74,19 @@ for (const backend of BACKENDS) {
       { a: id('/p/burst/F0.jpg'), b: id('/p/burst/F1.jpg'), distance: 1, orientation: 0, similarity: null },
       { a: id('/p/raw/IMG_1.CR2'), b: id('/p/other/u7.jpg'), distance: 5, orientation: 0, similarity: null },
     ];
-    const ends = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
     const params = { threshold: 10, similarity: 0.7, embeddings: 'off' as const };
     const full = detect(all, pairs, new Map(), params).groups;
     const key = (gs: typeof full) => gs.map((g) => JSON.stringify(g)).sort();
-    for (const batch of [2, 10_000]) {
-      const subset = await loadGroupableAssets(db.sql, c.schema_name, ends, batch);
-      t.ok(subset.length < all.length, `batch ${batch}: the subset (${subset.length}) is smaller than the catalog (${all.length})`);
-      t.same(key(detect(subset, pairs, new Map(), params).groups), key(full), `batch ${batch}: the same groups, keepers, members and reasons`);
+    for (const perBatch of [2, 10_000]) {
+      const batches = [];
+      for await (const b of groupableBatches(db.sql, c.schema_name, pairs, perBatch, 3)) batches.push(b);
+      const loaded = batches.flatMap((b) => b.assets);
+      t.ok(loaded.length < all.length, `${perBatch} a batch: the groupable assets (${loaded.length}) are fewer than the catalog's (${all.length})`);
+      t.equal(new Set(batches.flatMap((b) => [...b.ids])).size, batches.reduce((n, b) => n + b.ids.length, 0), `${perBatch} a batch: no id in two batches`);
+      if (perBatch === 2) t.ok(batches.length > 3, `cut into ${batches.length} batches of whole components`);
+      t.same(batches.flatMap((b) => b.pairs).length, pairs.length, `${perBatch} a batch: every pair in the batch of its ends`);
+      const batched = batches.flatMap((b) => detect(b.assets, b.pairs, new Map(), params).groups);
+      t.same(key(batched), key(full), `${perBatch} a batch: the same groups, keepers, members and reasons`);
     }
     t.same(full.map((g) => g.kind).sort(), ['burst', 'exact', 'format_pair', 'format_pair', 'near', 'near', 'near'], 'every kind of group is in the comparison');
   });
@@ -99,3 +106,74 @@ t.test('pairs found by several passes are kept once, at their smallest distance,
   ]);
   t.same(twice.map((p) => [p.a, p.b, p.distance, p.orientation]), [[1, 2, 4, 3], [1, 3, 1, 0]]);
 });
+
+for (const backend of BACKENDS) {
+  t.test(`${backend}: finalize a batch of components at a time writes what finalize over the whole catalog writes, review state included`, async (t) => {
+    const db = await openDatabase(await configFor(t, backend));
+    t.teardown(() => db.close());
+    const t0 = Date.UTC(2021, 2, 3, 9);
+    const camera = { make: 'Nikon', model: 'Z6', date_confidence: 95 };
+    const same = Buffer.alloc(32, 9);
+    const rows: Row[] = [
+      { path: '/p/c/a.jpg', sha256: same, quality_score: 30 },
+      { path: '/p/c/b.jpg', sha256: same, quality_score: 80 },
+      { path: '/p/c/c.jpg', sha256: same },
+      ...[0, 1, 2].map((s) => ({ path: `/p/b/F${s}.jpg`, taken_at: new Date(t0 + s * 1500), ...camera })),
+      { path: '/p/r/DSC_1.NEF', ext: 'nef' },
+      { path: '/p/r/DSC_1.JPG' },
+      { path: '/p/n/x.jpg', status: 'damaged' },
+      { path: '/p/n/y.jpg' },
+      ...['p', 'q', 'r', 's', 'u1', 'u2'].map((n) => ({ path: `/p/n/${n}.jpg` })),
+      ...Array.from({ length: 20 }, (_, i) => ({ path: `/p/o/o${i}.jpg` })),
+    ];
+    // Two catalogs of the same rows (each schema numbers its assets from 1): one grouped whole, one in batches.
+    const catalogs: Catalog[] = [];
+    for (const name of ['whole', 'batched']) {
+      const c = await insertCatalog(db.sql, { name, sourceDirectories: ['/p'], organizedDirectory: null, settings: {} });
+      const [scan] = await db.sql<{ id: string }[]>`insert into public.jobs (catalog_id, type, status, params) values (${c.id}, 'scan', 'completed', '{}') returning id`;
+      await writeShard(db.sql, c.schema_name, scan!.id, rows.map((r, k) => row(scan!.id, r, k)), []);
+      catalogs.push(c);
+    }
+    const all = await loadDedupeAssets(db.sql, catalogs[0]!.schema_name);
+    const id = (name: string) => all.find((a) => [name, `/p/n/${name}.jpg`, `/p/o/${name}.jpg`].includes(a.path))!.id;
+    const pair = (x: string, y: string, distance: number): NearPair => ({ a: Math.min(id(x), id(y)), b: Math.max(id(x), id(y)), distance, orientation: 0, similarity: null });
+    const params = duplicatesParams({ embeddings: 'off' }, 'local');
+    const run = async (pairs: NearPair[]) => {
+      const out = [];
+      for (const [k, catalog] of catalogs.entries()) {
+        const [job] = await db.sql<Job[]>`
+          insert into public.jobs (catalog_id, type, status, params, started_at) values (${catalog.id}, 'duplicates', 'running', ${db.sql.json(params as never)}, now()) returning *`;
+        const batching = k === 1 ? { wholeCatalogLimit: 0, componentBatch: 2 } : undefined;
+        out.push((await finalizeDuplicates(db.sql, { catalog, job: job!, params, pairs: pairs.map((p) => ({ ...p })), searched: all.length, batching })).summary);
+      }
+      return out;
+    };
+    const stored = async (schema: string) =>
+      (
+        await db.sql<{ g: string }[]>`
+          select g.kind || ' ' || g.review_status || ' keeper ' || g.keeper_asset_id || ' v' || g.version || ' [' || string_agg(m.asset_id || ':' || coalesce(m.distance::text, '-'), ',' order by m.asset_id) || '] ' || g.reason as g
+          from ${db.sql(schema)}.duplicate_groups g join ${db.sql(schema)}.duplicate_members m on m.group_id = g.id group by g.id order by 1`
+      ).map((r) => r.g);
+
+    const first = await run([pair('x', 'y', 2), pair('p', 'q', 3), pair('q', 'r', 4), pair('u1', 'u2', 5), pair('/p/r/DSC_1.JPG', 'o3', 6)]);
+    t.same(first[1]!.groups, first[0]!.groups, `the same counts: ${JSON.stringify(first[0]!.groups)}`);
+    t.same(first[1]!.confirmed_pairs, first[0]!.confirmed_pairs);
+    const once = await stored(catalogs[0]!.schema_name);
+    t.ok(once.length >= 5, `${once.length} groups`);
+    t.same(await stored(catalogs[1]!.schema_name), once, 'the same groups, keepers, members, distances and reasons');
+
+    // A decision on the exact group and on the near group of q (r its keeper); then a run where s
+    // takes p and q (the reviewed group gains members, so it reopens), u1~u2 is no longer found (its open group goes) and the rest stays.
+    for (const c of catalogs) {
+      await db.sql`update ${db.sql(c.schema_name)}.duplicate_groups set review_status = 'resolved' where kind = 'exact'
+        or id in (select group_id from ${db.sql(c.schema_name)}.duplicate_members where asset_id = ${id('q')})`;
+    }
+    const second = await run([pair('x', 'y', 2), pair('p', 'q', 3), pair('q', 'r', 4), pair('p', 's', 1), pair('q', 's', 2), pair('/p/r/DSC_1.JPG', 'o3', 6)]);
+    t.same(second[1]!.groups, second[0]!.groups);
+    const again = await stored(catalogs[0]!.schema_name);
+    t.ok(again.some((g) => g.startsWith('exact resolved')), 'the decision on the exact group stays');
+    t.ok(again.some((g) => g.startsWith(`near open keeper ${id('r')} v2 `) && g.includes(`,${id('s')}:`)), `the reviewed group reopened with its new members, its version up: ${again.filter((g) => g.startsWith('near')).join(' | ')}`);
+    t.notOk(again.some((g) => g.includes(`${id('u1')}:`)), 'the group no longer found is gone');
+    t.same(await stored(catalogs[1]!.schema_name), again, 'after review and a second run: still the same');
+  });
+}

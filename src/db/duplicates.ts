@@ -51,18 +51,6 @@ export async function countDedupeAssets(sql: Sql, schema: string): Promise<numbe
 }
 
 /**
- * Every usable asset, copies of one content next to each other (by SHA-256, which its index gives
- * in order, then id; those without a checksum last), a batch at a time through a cursor: the
- * caller keeps what it needs of each batch and the rest is garbage at once.
- */
-export async function forEachDedupeAsset(sql: Sql, schema: string, batch: number, fn: (assets: DedupeAsset[]) => void): Promise<void> {
-  const cursor = sql<DedupeRow[]>`
-    select ${dedupeColumns(sql)} from ${catalogSchema(sql, schema)}.assets a
-    where ${usable(sql)} order by a.sha256, a.id`.cursor(batch);
-  for await (const rows of cursor) fn(rows.map(dedupeAsset));
-}
-
-/**
  * Near search's input in two reads. First the pictures whose content has no other copy with pixels
  * (most of a catalog), as id and hash only; then, in full and in SHA-256 order, the copies of the
  * contents that have several, for the caller to pick each one's representative.
@@ -89,27 +77,52 @@ export async function forEachSearchCandidate(
 }
 
 /**
- * Ids (ascending) of the assets the rules without hashes can group: pictures with a capture time
- * within 2 s of another from the same camera (bursts), and files sharing a folder and a name up to
- * its first dot (format pairs). Each is a superset of what its rule in dedupe/groups.ts can
- * group. Paths are absolute, so each has a folder part.
+ * What can put assets in one group, as runs of asset ids, a batch of runs at a time: the copies of
+ * one content (exact groups; a content's representative is chosen among them all), two frames of
+ * one camera within 2 s (a burst chains such steps), the files sharing a folder and a name up to
+ * its first dot (format pairs), and the members of each stored group (the merge with review state
+ * matches by shared members). Each is a superset of what its rule in dedupe/groups.ts can group.
+ * Paths are absolute, so each has a folder part.
  */
-export async function burstAndShotCandidates(sql: Sql, schema: string): Promise<number[]> {
+export async function forEachLink(sql: Sql, schema: string, batch: number, fn: (runs: number[][]) => void): Promise<void> {
   const s = catalogSchema(sql, schema);
   // Folder and name up to its first dot, by plain string functions (a regular expression costs twice as much).
   const shot = sql`lower(left(a.path, length(a.path) - strpos(reverse(a.path), '/') + 1) || split_part(right(a.path, strpos(reverse(a.path), '/') - 1), '.', 1))`;
-  const rows = await sql<{ id: bigint }[]>`
-    with timed as (
-      select id, taken_at, lag(taken_at) over w as prev, lead(taken_at) over w as next
+  const cursor = sql<{ ids: bigint[] }[]>`
+    select array_agg(a.id) as ids from ${s}.assets a where ${usable(sql)} and a.sha256 is not null group by a.sha256 having count(*) > 1
+    union all
+    select array[prev, id] from (
+      select id, taken_at, lag(id) over w as prev, lag(taken_at) over w as prev_at
       from ${s}.assets a
       where ${usable(sql)} and taken_at is not null and coalesce(date_confidence, 0) >= 85 and (make is not null or model is not null)
-      window w as (partition by coalesce(make, ''), coalesce(model, '') order by taken_at)),
-    shots as (
-      select array_agg(a.id) as ids from ${s}.assets a where ${usable(sql)} group by ${shot} having count(*) > 1)
-    select id from timed where taken_at - prev <= interval '2 seconds' or next - taken_at <= interval '2 seconds'
-    union select unnest(ids) from shots
-    order by 1`;
-  return rows.map((r) => Number(r.id));
+      window w as (partition by coalesce(make, ''), coalesce(model, '') order by taken_at)) timed
+    where taken_at - prev_at <= interval '2 seconds'
+    union all
+    select array_agg(a.id) from ${s}.assets a where ${usable(sql)} group by ${shot} having count(*) > 1
+    union all
+    select array_agg(m.asset_id) from ${s}.duplicate_members m group by m.group_id`.cursor(batch);
+  for await (const rows of cursor) fn(rows.map((r) => r.ids.map(Number)));
+}
+
+/** The largest asset id a link can name (an asset's, or a stored member's). */
+export async function maxLinkableId(sql: Sql, schema: string): Promise<number> {
+  const s = catalogSchema(sql, schema);
+  const [row] = await sql<{ n: bigint | null }[]>`
+    select greatest((select max(id) from ${s}.assets), (select max(asset_id) from ${s}.duplicate_members)) as n`;
+  return Number(row?.n ?? 0);
+}
+
+/** What duplicate detection reads of these assets (the usable ones among them), in id order. */
+export async function loadDedupeAssetsByIds(sql: Sql, schema: string, ids: ArrayLike<number>): Promise<DedupeAsset[]> {
+  const out: DedupeAsset[] = [];
+  for (let i = 0; i < ids.length; i += 10000) {
+    // `= any` is an index scan whatever the statistics; a join with unnest was planned as a scan of every asset.
+    const part = Array.from(Array.prototype.slice.call(ids, i, i + 10000) as number[]);
+    const rows = await sql<DedupeRow[]>`
+      select ${dedupeColumns(sql)} from ${catalogSchema(sql, schema)}.assets a where a.id = any(${part}::int8[]) and ${usable(sql)} order by a.id`;
+    for (const r of rows) out.push(dedupeAsset(r));
+  }
+  return out;
 }
 
 /** Pictures fingerprinted before the sign hash existed: near search cannot see them until a scan. */
@@ -130,12 +143,16 @@ export async function countStaleFingerprints(sql: Sql, schema: string): Promise<
   return row?.n ?? 0;
 }
 
-/** The groups already stored, with their members, for mergeWithStored. */
-async function storedGroups(sql: Sql, schema: string): Promise<StoredGroup[]> {
+/** The groups already stored, with their members, for mergeWithStored: all, or those with a member among `scope`. */
+async function storedGroups(sql: Sql, schema: string, scope?: ArrayLike<number>): Promise<StoredGroup[]> {
   const s = catalogSchema(sql, schema);
+  const within = scope
+    ? sql`where g.id in (select m2.group_id from ${s}.duplicate_members m2 where m2.asset_id = any(${Array.from(scope)}::int8[]))`
+    : sql``;
   const rows = await sql<{ id: bigint; kind: GroupKind; review_status: StoredGroup['reviewStatus']; members: bigint[] }[]>`
     select g.id, g.kind, g.review_status, array_agg(m.asset_id order by m.asset_id) as members
     from ${s}.duplicate_groups g join ${s}.duplicate_members m on m.group_id = g.id
+    ${within}
     group by g.id`;
   return rows.map((r) => ({ id: Number(r.id), kind: r.kind, reviewStatus: r.review_status, members: r.members.map(Number) }));
 }
@@ -183,12 +200,26 @@ async function upsertMembers(tx: Sql, schema: string, rows: MemberRows): Promise
  * One detection run's write, inside the caller's transaction (which holds its job's row): under
  * the catalog's duplicates lock (transaction-scoped, so a lost connection releases it with the
  * transaction), reads the stored groups, lets `merge` turn them into review actions and applies
- * them in bulk. Concurrent or retried runs thus leave exactly one set of groups.
+ * them in bulk. Concurrent or retried runs thus leave exactly one set of groups. With `scope`, only
+ * the stored groups with a member among those asset ids are read (a batch of whole components:
+ * no stored group outside it can match a group inside it); the lock is taken once per transaction.
  */
-export async function writeDetection(tx: Sql, schema: string, lockKey: string, jobId: string, merge: (stored: StoredGroup[]) => ReviewAction[]): Promise<void> {
+export async function writeDetection(
+  tx: Sql,
+  schema: string,
+  lockKey: string,
+  jobId: string,
+  merge: (stored: StoredGroup[]) => ReviewAction[],
+  scope?: ArrayLike<number>,
+): Promise<void> {
   catalogSchema(tx, schema);
+  await lockDetection(tx, lockKey);
+  await applyActions(tx, schema, jobId, merge(await storedGroups(tx, schema, scope)));
+}
+
+/** The catalog's duplicates lock, held until the transaction ends (taking it again is a no-op). */
+export async function lockDetection(tx: Sql, lockKey: string): Promise<void> {
   await tx`select pg_advisory_xact_lock(hashtext(${lockKey}))`;
-  await applyActions(tx, schema, jobId, merge(await storedGroups(tx, schema)));
 }
 
 /**

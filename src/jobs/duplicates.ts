@@ -1,9 +1,10 @@
-import { analyzeGroups, burstAndShotCandidates, clearCandidates, countDedupeAssets, countStaleFingerprints, forEachDedupeAsset, forEachSearchCandidate, loadDedupeAssets, readCandidates, writeCandidates, writeDetection } from '../db/duplicates.js';
+import { analyzeGroups, clearCandidates, countDedupeAssets, countStaleFingerprints, forEachLink, forEachSearchCandidate, loadDedupeAssets, loadDedupeAssetsByIds, lockDetection, maxLinkableId, readCandidates, writeCandidates, writeDetection } from '../db/duplicates.js';
 import type { Sql } from '../db/database.js';
 import { loadEmbeddings } from '../db/embeddings.js';
 import { finishJob, whileRunning } from '../db/jobs.js';
 import { withReconnect } from '../db/retry.js';
 import { detect, embeddingPairs, pairsOf, retrievalLimit, SearchInputBuilder, uniquePairs, withLocalFeatures, type SearchInput } from '../dedupe/detect.js';
+import { Components, partition } from '../dedupe/components.js';
 import { representatives, type ComputedGroup, type DedupeAsset, type NearPair } from '../dedupe/groups.js';
 import { buildIndex, joinSlices, type HammingIndex, type JoinSlice } from '../dedupe/hamming-index.js';
 import type { JoinPool } from '../dedupe/join-pool.js';
@@ -75,10 +76,13 @@ export interface DuplicatesWork {
 }
 
 /**
- * Up to this many assets, finalize loads the whole catalog; above it only the assets a group can
- * hold (loadGroupableAssets), so memory follows the duplicates found, not the catalog's size.
+ * Up to this many assets, finalize loads the whole catalog; above it, the assets that can be in a
+ * group, a batch of whole components at a time (groupableBatches), so memory follows the batch,
+ * not the catalog's size nor the duplicates found.
  */
 export const WHOLE_CATALOG_LIMIT = 200_000;
+/** Assets per batch of components above WHOLE_CATALOG_LIMIT. */
+export const COMPONENT_BATCH = 200_000;
 /** Rows per batch from the database to the search arrays. */
 const HASH_BATCH = 10_000;
 
@@ -257,12 +261,36 @@ export interface FinalizeDuplicatesInput {
   embed?: EmbedSummary | null;
   /** The catalog's thumbnail folder: the CNN's proposals are verified by local features on them. */
   thumbnails?: string;
+  /** WHOLE_CATALOG_LIMIT and COMPONENT_BATCH unless given (tests make them small). */
+  batching?: { wholeCatalogLimit: number; componentBatch: number };
+}
+
+/** What a detection pass counted, for the job's summary. */
+interface Tally {
+  confirmed: number;
+  rejected: number;
+  embeddingsUsed: number;
+  groups: DuplicatesSummary['groups'];
+}
+
+function tally(groups: ComputedGroup[], confirmed: number, rejected: number, embeddingsUsed: number): Tally {
+  const count = (k: ComputedGroup['kind']) => groups.filter((g) => g.kind === k).length;
+  return { confirmed, rejected, embeddingsUsed, groups: { exact: count('exact'), near: count('near'), burst: count('burst'), format_pair: count('format_pair') } };
+}
+
+function addTally(into: Tally, t: Tally): void {
+  into.confirmed += t.confirmed;
+  into.rejected += t.rejected;
+  into.embeddingsUsed += t.embeddingsUsed;
+  for (const k of Object.keys(into.groups) as (keyof Tally['groups'])[]) into.groups[k] += t.groups[k];
 }
 
 /**
  * Step 3: confirm, group, merge with the stored review state and write, all in one transaction
  * that holds the job's row and the catalog's duplicates lock, closing the job in it too. A job that is no
- * longer running under its owner (cancelled, taken over) writes nothing; null then.
+ * longer running under its owner (cancelled, taken over) writes nothing; null then. A catalog up to
+ * WHOLE_CATALOG_LIMIT is grouped whole (with embedding retrieval and local features where asked);
+ * a larger one a batch of whole components at a time, each written before the next is read.
  */
 export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInput): Promise<{ summary: DuplicatesSummary; job: Job | null }> {
   const { catalog, job, params } = input;
@@ -270,9 +298,61 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
   const pairs = uniquePairs(input.pairs);
   const schema = catalog.schema_name;
   const total = await countDedupeAssets(sql, schema);
+  const { wholeCatalogLimit, componentBatch } = input.batching ?? { wholeCatalogLimit: WHOLE_CATALOG_LIMIT, componentBatch: COMPONENT_BATCH };
   // Embedding retrieval compares every picture with every other: it needs them all.
-  const whole = total <= WHOLE_CATALOG_LIMIT || input.searched <= retrievalLimit();
-  const assets = whole ? await loadDedupeAssets(sql, schema) : await loadGroupableAssets(sql, schema, pairEnds(pairs));
+  const whole = total <= wholeCatalogLimit || (params.embeddings !== 'off' && input.searched <= retrievalLimit());
+  const detected = whole ? await detectWhole(sql, input, pairs) : null;
+  const lockKey = duplicatesLockKey(catalog.id);
+  let summary!: DuplicatesSummary;
+  // One transaction, so after a lost connection it is sent again whole.
+  const finished = await withReconnect(() =>
+    whileRunning(sql, job.id, job.owner, async (tx) => {
+      let counted: Tally;
+      if (detected) {
+        await writeDetection(tx, schema, lockKey, job.id, (stored) => mergeWithStored(stored, detected.groups));
+        counted = detected.tally;
+      } else {
+        // Under the lock before the stored groups are read: they link components too.
+        await lockDetection(tx, lockKey);
+        counted = tally([], 0, 0, 0);
+        for await (const batch of groupableBatches(tx, schema, pairs, componentBatch)) {
+          const embeddings = params.embeddings === 'off' ? new Map<number, Float32Array>() : await loadEmbeddings(tx, schema, pairEndIds(batch.pairs));
+          const { groups, confirmed, rejected } = detect(batch.assets, batch.pairs, embeddings, params);
+          await writeDetection(tx, schema, lockKey, job.id, (stored) => mergeWithStored(stored, groups), batch.ids);
+          addTally(counted, tally(groups, confirmed, rejected, embeddings.size));
+        }
+      }
+      summary = {
+        catalog: { id: catalog.id, name: catalog.name },
+        job_id: job.id,
+        assets: total,
+        searched: input.searched,
+        candidate_pairs: pairs.length,
+        proposed_by_embeddings: detected?.proposed ?? 0,
+        embedding_retrieval: detected?.retrieval ?? (params.embeddings === 'off' ? 'off' : `skipped above ${retrievalLimit()} pictures`),
+        geometric_verification: detected?.verification ?? null,
+        confirmed_pairs: counted.confirmed,
+        rejected_by_similarity: counted.rejected,
+        embeddings_used: counted.embeddingsUsed,
+        embed: input.embed ?? null,
+        stale_fingerprints: await countStaleFingerprints(tx, schema),
+        groups: counted.groups,
+        duration_s: Math.round(secondsSinceStart(job) * 1000) / 1000,
+      };
+      const progress: JobProgress = { done: input.searched, total: input.searched, failed: 0, rate: 0, eta_s: 0, stage: 'done' };
+      // In the transaction, which counts its own rows: after it, the job is no longer this process's to hold.
+      await analyzeGroups(tx, schema);
+      return finishJob(tx, job.id, 'completed', { result: summary as unknown as Record<string, unknown>, progress });
+    }),
+  );
+  return { summary, job: finished };
+}
+
+/** The whole catalog in memory: embedding retrieval, local features where asked, then every group. */
+async function detectWhole(sql: Sql, input: FinalizeDuplicatesInput, pairs: NearPair[]) {
+  const { params } = input;
+  const schema = input.catalog.schema_name;
+  const assets = await loadDedupeAssets(sql, schema);
   let embeddings = new Map<number, Float32Array>();
   let all = pairs;
   let proposed = 0;
@@ -280,7 +360,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
   let verification: VerifySummary | null = null;
   if (params.embeddings !== 'off') {
     const reps = representatives(assets);
-    if (whole && reps.length <= retrievalLimit()) {
+    if (reps.length <= retrievalLimit()) {
       embeddings = await loadEmbeddings(sql, schema, reps.map((r) => r.id));
       const found = embeddingPairs(reps, embeddings, pairs);
       retrieval = found.engine;
@@ -301,81 +381,49 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
       const searched = new Set(pairs.map((p) => `${p.a},${p.b}`));
       proposed = all.filter((p) => !searched.has(`${p.a},${p.b}`)).length;
     } else {
-      embeddings = await loadEmbeddings(sql, schema, [...new Set(pairs.flatMap((p) => [p.a, p.b]))]);
+      embeddings = await loadEmbeddings(sql, schema, pairEndIds(pairs));
       retrieval = `skipped above ${retrievalLimit()} pictures`;
     }
   }
   const { groups, confirmed, rejected } = detect(assets, all, embeddings, params);
-  const count = (k: ComputedGroup['kind']) => groups.filter((g) => g.kind === k).length;
-  const summary: DuplicatesSummary = {
-    catalog: { id: catalog.id, name: catalog.name },
-    job_id: job.id,
-    assets: total,
-    searched: input.searched,
-    candidate_pairs: pairs.length,
-    proposed_by_embeddings: proposed,
-    embedding_retrieval: retrieval,
-    geometric_verification: verification,
-    confirmed_pairs: confirmed,
-    rejected_by_similarity: rejected,
-    embeddings_used: embeddings.size,
-    embed: input.embed ?? null,
-    stale_fingerprints: await countStaleFingerprints(sql, schema),
-    groups: { exact: count('exact'), near: count('near'), burst: count('burst'), format_pair: count('format_pair') },
-    duration_s: Math.round(secondsSinceStart(job) * 1000) / 1000,
-  };
-  const progress: JobProgress = { done: input.searched, total: input.searched, failed: 0, rate: 0, eta_s: 0, stage: 'done' };
-  // One transaction, so after a lost connection it is sent again whole.
-  const finished = await withReconnect(() =>
-    whileRunning(sql, job.id, job.owner, async (tx) => {
-      await writeDetection(tx, schema, duplicatesLockKey(catalog.id), job.id, (stored) => mergeWithStored(stored, groups));
-      // In the transaction, which counts its own rows: after it, the job is no longer this process's to hold.
-      await analyzeGroups(tx, schema);
-      return finishJob(tx, job.id, 'completed', { result: summary as unknown as Record<string, unknown>, progress });
-    }),
-  );
-  return { summary, job: finished };
+  return { groups, tally: tally(groups, confirmed, rejected, embeddings.size), proposed, retrieval, verification };
+}
+
+/** A batch of whole components: its assets (usable ones, in id order), the pairs among them, every id it covers. */
+export interface GroupableBatch {
+  assets: DedupeAsset[];
+  pairs: NearPair[];
+  ids: Int32Array;
 }
 
 /**
- * The assets that can be in a group, for catalogs too large to hold whole: every copy of a content
- * held more than once (exact groups), the candidates of bursts and format pairs, and the pairs'
- * ends with every copy of their contents (a content's representative is chosen among them all).
- * The rules in dedupe/groups.ts give the same groups over these as over the whole catalog. One
- * pass over the catalog in SHA-256 order, keeping a content's copies when one of them is wanted.
+ * The assets that can be in a group, for catalogs too large to hold whole, a batch of whole
+ * components at a time (dedupe/components.ts): what links them is read first (forEachLink) into
+ * arrays indexed by id, then each batch's assets are read by id. The rules in dedupe/groups.ts
+ * give the same groups batch by batch as over the whole catalog.
  */
-export async function loadGroupableAssets(sql: Sql, schema: string, pairIds: ArrayLike<number>, batch = HASH_BATCH): Promise<DedupeAsset[]> {
-  const picks = await burstAndShotCandidates(sql, schema);
-  // Sorted for the binary search below; an id twice does no harm.
-  const wanted = new Float64Array(pairIds.length + picks.length);
-  wanted.set(pairIds);
-  wanted.set(picks, pairIds.length);
-  wanted.sort();
-  const isWanted = (id: number) => {
-    let lo = 0;
-    let hi = wanted.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (wanted[mid] === id) return true;
-      if (wanted[mid]! < id) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return false;
-  };
-  const out: DedupeAsset[] = [];
-  const copies = new ContentRuns((run) => {
-    if (run.length > 1 || run.some((a) => isWanted(a.id))) out.push(...run);
+export async function* groupableBatches(sql: Sql, schema: string, pairs: NearPair[], perBatch: number, batch = HASH_BATCH): AsyncGenerator<GroupableBatch> {
+  const components = new Components(await maxLinkableId(sql, schema));
+  const two = [0, 0];
+  for (const p of pairs) {
+    two[0] = p.a;
+    two[1] = p.b;
+    components.link(two);
+  }
+  await forEachLink(sql, schema, batch, (runs) => {
+    for (const run of runs) components.link(run);
   });
-  await forEachDedupeAsset(sql, schema, batch, (rows) => copies.add(rows));
-  copies.end();
-  return out.sort((x, y) => x.id - y.id);
+  const batches = components.batches(perBatch);
+  const pairsOfBatch = partition(pairs.length, batches.count, (k) => batches.batchOf(pairs[k]!.a));
+  for (let b = 0; b < batches.count; b++) {
+    const ids = batches.ids(b);
+    yield { assets: await loadDedupeAssetsByIds(sql, schema, ids), pairs: Array.from(pairsOfBatch[b]!, (k) => pairs[k]!), ids };
+  }
 }
 
-/** The asset ids at either end of each pair. */
-function pairEnds(pairs: NearPair[]): Float64Array {
-  const ids = new Float64Array(pairs.length * 2);
-  pairs.forEach((p, k) => ((ids[2 * k] = p.a), (ids[2 * k + 1] = p.b)));
-  return ids;
+/** The asset ids at either end of the pairs, each once. */
+function pairEndIds(pairs: NearPair[]): number[] {
+  return [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
 }
 
 /** Step 3 on the queue: the pairs come from the candidates table, which is cleared afterwards. */
