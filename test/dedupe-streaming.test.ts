@@ -3,6 +3,7 @@ import { writeShard, type AssetWrite } from '../src/db/assets.js';
 import { insertCatalog } from '../src/db/catalogs.js';
 import { openDatabase } from '../src/db/database.js';
 import { loadDedupeAssets } from '../src/db/duplicates.js';
+import { Components, partition } from '../src/dedupe/components.js';
 import { detect, pairsOf, searchInput, uniquePairs } from '../src/dedupe/detect.js';
 import type { NearPair } from '../src/dedupe/groups.js';
 import { duplicatesParams, finalizeDuplicates, groupableBatches, loadSearchInput } from '../src/jobs/duplicates.js';
@@ -177,3 +178,22 @@ for (const backend of BACKENDS) {
     t.same(await stored(catalogs[1]!.schema_name), again, 'after review and a second run: still the same');
   });
 }
+
+t.test('components: whole components per batch, a large one alone, ids past the arrays left out', async (t) => {
+  const c = new Components(20);
+  c.link([1, 2]);
+  c.link([2, 3]);
+  c.link([5, 9, 12, 13, 14, 15]);
+  c.link([7]);
+  c.link([10, 11]);
+  c.link([18, 21, 400]);
+  const b = c.batches(4);
+  const batches = Array.from({ length: b.count }, (_, k) => [...b.ids(k)]);
+  t.same(batches, [[1, 2, 3], [5, 9, 12, 13, 14, 15], [7, 10, 11, 18]], 'in order of their first id, cut before a batch would pass 4');
+  t.equal(c.find(1), c.find(3), 'linked through a shared id');
+  t.not(c.find(1), c.find(7));
+  t.equal(b.batchOf(14), 1);
+  t.equal(b.batchOf(4), -1, 'an id no link touched is in no batch');
+  t.equal(b.batchOf(400), -1, 'nor one past the arrays');
+  t.same(partition(5, b.count, (k) => [2, 0, 1, 0, 2][k]!).map((p) => [...p]), [[1, 3], [2], [0, 4]], 'items split by batch, in order');
+});

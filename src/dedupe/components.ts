@@ -29,11 +29,18 @@ export class Components {
     return id;
   }
 
-  /** These ids belong together (one of them alone is only marked as linked). */
+  /**
+   * These ids belong together (one of them alone is only marked as linked). An id above maxId (an
+   * asset added since the arrays were sized, which the search did not see) is left out.
+   */
   link(ids: ArrayLike<number>): void {
+    let first = -1;
     for (let k = 0; k < ids.length; k++) {
-      this.#linked[ids[k]!] = 1;
-      if (k) this.#union(ids[0]!, ids[k]!);
+      const id = ids[k]!;
+      if (!(id >= 0 && id <= this.maxId)) continue;
+      this.#linked[id] = 1;
+      if (first === -1) first = id;
+      else this.#union(first, id);
     }
   }
 
