@@ -167,6 +167,7 @@ t.test('token prompt, a scan watched live through a reconnect, browse, organize'
   // It embeds some 300 pictures on the wasm backend: under a loaded CI host that alone can pass a minute.
   await card.locator('.job', { hasText: 'duplicates' }).locator('.jp[data-status=completed]').waitFor({ timeout: 180_000 });
   t.pass('a job started after the reconnect is followed live');
+  await screenshot(page, 'catalogs-duplicates');
 
   // Browse: a virtualized grid of thumbnails, filters, and the turned picture upright.
   await page.goto(`${base}/catalogs/${catalogId}`);

@@ -117,7 +117,7 @@ export async function loadDedupeAssetsByIds(sql: Sql, schema: string, ids: Array
   const out: DedupeAsset[] = [];
   for (let i = 0; i < ids.length; i += 10000) {
     // `= any` is an index scan whatever the statistics; a join with unnest was planned as a scan of every asset.
-    const part = Array.from(Array.prototype.slice.call(ids, i, i + 10000) as number[]);
+    const part = Array.from({ length: Math.min(10000, ids.length - i) }, (_, k) => ids[i + k]!);
     const rows = await sql<DedupeRow[]>`
       select ${dedupeColumns(sql)} from ${catalogSchema(sql, schema)}.assets a where a.id = any(${part}::int8[]) and ${usable(sql)} order by a.id`;
     for (const r of rows) out.push(dedupeAsset(r));
@@ -202,7 +202,7 @@ async function upsertMembers(tx: Sql, schema: string, rows: MemberRows): Promise
  * transaction), reads the stored groups, lets `merge` turn them into review actions and applies
  * them in bulk. Concurrent or retried runs thus leave exactly one set of groups. With `scope`, only
  * the stored groups with a member among those asset ids are read (a batch of whole components:
- * no stored group outside it can match a group inside it); the lock is taken once per transaction.
+ * no stored group outside it can match a group inside it); taking the lock again in one transaction costs nothing.
  */
 export async function writeDetection(
   tx: Sql,
