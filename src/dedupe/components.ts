@@ -44,6 +44,14 @@ export class Components {
     }
   }
 
+  /** link([a, b]) without the array: once for every candidate pair. */
+  linkPair(a: number, b: number): void {
+    if (!(a >= 0 && a <= this.maxId && b >= 0 && b <= this.maxId)) return this.link([a, b]);
+    this.#linked[a] = 1;
+    this.#linked[b] = 1;
+    this.#union(a, b);
+  }
+
   #union(a: number, b: number): void {
     let x = this.find(a);
     let y = this.find(b);
@@ -60,30 +68,28 @@ export class Components {
   batches(perBatch: number): ComponentBatches {
     const n = this.maxId + 1;
     const batchOfRoot = new Int32Array(n).fill(-1);
-    const counts: number[] = [];
-    let open = -1;
+    let count = 0;
     let filled = 0;
     for (let i = 0; i < n; i++) {
       if (!this.#linked[i]) continue;
       const r = this.find(i);
       if (batchOfRoot[r] !== -1) continue;
       const size = this.#size[r]!;
-      if (open === -1 || filled + size > perBatch) {
-        counts.push(0);
-        open = counts.length - 1;
+      if (count === 0 || filled + size > perBatch) {
+        count++;
         filled = 0;
       }
-      batchOfRoot[r] = open;
+      batchOfRoot[r] = count - 1;
       filled += size;
     }
-    const starts = new Int32Array(counts.length + 1);
+    const starts = new Int32Array(count + 1);
     for (let i = 0; i < n; i++) if (this.#linked[i]) starts[batchOfRoot[this.find(i)]! + 1]!++;
-    for (let b = 0; b < counts.length; b++) starts[b + 1]! += starts[b]!;
-    const ids = new Int32Array(starts[counts.length]!);
-    const next = starts.slice(0, counts.length);
+    for (let b = 0; b < count; b++) starts[b + 1]! += starts[b]!;
+    const ids = new Int32Array(starts[count]!);
+    const next = starts.slice(0, count);
     for (let i = 0; i < n; i++) if (this.#linked[i]) ids[next[batchOfRoot[this.find(i)]!]!++] = i;
     return {
-      count: counts.length,
+      count,
       ids: (b) => ids.subarray(starts[b]!, starts[b + 1]!),
       batchOf: (id) => (id <= this.maxId && this.#linked[id] ? batchOfRoot[this.find(id)]! : -1),
     };

@@ -302,6 +302,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
   // Embedding retrieval compares every picture with every other: it needs them all.
   const whole = total <= wholeCatalogLimit || (params.embeddings !== 'off' && input.searched <= retrievalLimit());
   const detected = whole ? await detectWhole(sql, input, pairs) : null;
+  const stale = await countStaleFingerprints(sql, schema);
   const lockKey = duplicatesLockKey(catalog.id);
   let summary!: DuplicatesSummary;
   // One transaction, so after a lost connection it is sent again whole.
@@ -335,7 +336,7 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
         rejected_by_similarity: counted.rejected,
         embeddings_used: counted.embeddingsUsed,
         embed: input.embed ?? null,
-        stale_fingerprints: await countStaleFingerprints(tx, schema),
+        stale_fingerprints: stale,
         groups: counted.groups,
         duration_s: Math.round(secondsSinceStart(job) * 1000) / 1000,
       };
@@ -404,12 +405,7 @@ export interface GroupableBatch {
  */
 export async function* groupableBatches(sql: Sql, schema: string, pairs: NearPair[], perBatch: number, batch = HASH_BATCH): AsyncGenerator<GroupableBatch> {
   const components = new Components(await maxLinkableId(sql, schema));
-  const two = [0, 0];
-  for (const p of pairs) {
-    two[0] = p.a;
-    two[1] = p.b;
-    components.link(two);
-  }
+  for (const p of pairs) components.linkPair(p.a, p.b);
   await forEachLink(sql, schema, batch, (runs) => {
     for (const run of runs) components.link(run);
   });
