@@ -35,7 +35,6 @@ t.test('lumina dupes --json: the documented shape; review by CLI; refusals', asy
   t.equal((await runCli(['catalog', 'create', 'Lib', root, '--no-embeddings'], { env })).code, 0);
   const ingest = await runCli(['ingest', root, '--catalog', 'Lib', '--json'], { env });
   t.equal(ingest.code, 0, ingest.stderr);
-  t.equal(countFiles(path.join(config.dataDir, 'embed-input'), '.webp'), 0, '--no-embeddings: no CNN input left at ingest');
 
   const run = await runCli(['dupes', '--catalog', 'Lib', '--json', '--embeddings', 'off'], { env });
   t.equal(run.code, 0, run.stderr);
@@ -92,33 +91,33 @@ t.test('SIGKILL mid-detection, then a re-run finishes and writes each group once
   const root = tmpDir(t);
   await library(root, 8);
   t.equal((await runCli(['ingest', root, '--catalog', 'Kill'], { env })).code, 0);
-  const spool = path.join(config.dataDir, 'embed-input');
-  const spooled = countFiles(spool, '.webp');
-  const sizes = fs.readdirSync(spool, { withFileTypes: true, recursive: true }).filter((e) => e.isFile() && e.name.endsWith('.webp')).map((e) => fs.statSync(path.join(e.parentPath, e.name)).size);
-  t.ok(sizes.length > 0 && Math.max(...sizes) <= 20_000, `each CNN input waits compressed: at most ${Math.max(...sizes)} bytes (raw: 150 528)`);
-  t.ok(spooled >= 16, `ingest left the CNN inputs (${spooled})`);
+  t.equal(countFiles(path.join(config.dataDir, 'embed-input'), '.webp'), 0, 'ingest leaves no CNN input: the embed stage cuts it from the thumbnail');
+  const { default: postgres } = await import('postgres');
+  const sql = postgres((config.database as { url: string }).url, { onnotice: () => {} });
+  const [{ schema_name }] = await sql`select schema_name from public.catalogs where name = 'Kill'`;
+  const embedded = async () => Number((await sql.unsafe(`select count(*)::int as n from ${schema_name}.embeddings`))[0]!.n);
+  const pictures = Number((await sql.unsafe(`select count(distinct sha256)::int as n from ${schema_name}.assets where thumbnail_key is not null`))[0]!.n);
+  t.ok(pictures >= 16, `pictures to embed (${pictures})`);
 
   // Killed while embedding: some inputs consumed, the groups not yet written.
   const child = spawn(process.execPath, [CLI, 'dupes', '--catalog', 'Kill', '--embed-batch', '2'], { env, stdio: 'ignore', detached: true });
   const exited = new Promise((resolve) => child.on('exit', (_c, signal) => resolve(signal)));
   const started = Date.now();
-  while (child.exitCode === null && countFiles(spool, '.webp') > spooled - 4 && Date.now() - started < 120_000) await new Promise((r) => setTimeout(r, 20));
+  while (child.exitCode === null && (await embedded()) < 4 && Date.now() - started < 120_000) await new Promise((r) => setTimeout(r, 20));
   process.kill(-child.pid!, 'SIGKILL');
   t.equal(await exited, 'SIGKILL');
-  t.ok(countFiles(spool, '.webp') < spooled, 'killed part way through the embed stage');
+  const before = await embedded();
+  t.ok(before >= 4 && before < pictures, `killed part way through the embed stage (${before} of ${pictures} embedded)`);
 
   const again = await runCli(['dupes', '--catalog', 'Kill', '--json'], { env });
   t.equal(again.code, 0, again.stderr);
   const first = JSON.parse(again.stdout);
-  t.equal(countFiles(spool, '.webp'), 0, 'every input embedded and removed');
+  t.ok((await embedded()) >= pictures, 'every picture embedded');
   t.equal(first.groups.filter((g: { kind: string }) => g.kind === 'near').length, 8);
   const third = JSON.parse((await runCli(['dupes', '--catalog', 'Kill', '--json'], { env })).stdout);
   t.same(third.groups.map((g: { id: number; members: unknown[] }) => [g.id, g.members.length]), first.groups.map((g: { id: number; members: unknown[] }) => [g.id, g.members.length]), 'running again changes nothing');
-  const { default: postgres } = await import('postgres');
-  const sql = postgres((config.database as { url: string }).url, { onnotice: () => {} });
   const rows = await sql`select status, error from public.jobs where type = 'duplicates' order by created_at`;
   // A catalog fingerprinted by an older Lumina: dupes says so, and the next scan fills the hashes in.
-  const [{ schema_name }] = await sql`select schema_name from public.catalogs where name = 'Kill'`;
   await sql.unsafe(`update ${schema_name}.assets set phash_sign = null, fingerprint_version = 1`);
   const stale = JSON.parse((await runCli(['dupes', '--catalog', 'Kill', '--json', '--embeddings', 'off'], { env })).stdout);
   t.ok(stale.summary.stale_fingerprints >= 16, `stale fingerprints counted (${stale.summary.stale_fingerprints})`);
@@ -133,26 +132,35 @@ t.test('SIGKILL mid-detection, then a re-run finishes and writes each group once
   t.same(rows.slice(1).map((r) => r.status), ['completed', 'completed']);
 });
 
-t.test('the CNN-input spool stops at its cap; the rest is embedded from thumbnails', async (t) => {
+t.test('the CNN input is cut from the thumbnail inside its border; what an older version spooled is removed', async (t) => {
+  const { cnnInput, EMBED_SIZE } = await import('../src/pipeline/pixels.js');
+  const original = await photo(77, 480, 360);
+  // The same picture, and the same picture on a wide white mat: the CNN sees the same pixels.
+  const framed = await sharp(original).extend({ top: 60, bottom: 60, left: 80, right: 80, background: '#ffffff' }).toBuffer();
+  const thumb = (img: Buffer) => sharp(img).resize(256, 256, { fit: 'inside' }).webp({ quality: 75, effort: 2 }).toBuffer();
+  const [a, b] = await Promise.all([cnnInput(await thumb(original)), cnnInput(await thumb(framed))]);
+  t.equal(a.length, EMBED_SIZE * EMBED_SIZE * 3, '224×224 RGB');
+  const meanDiff = (x: Buffer, y: Buffer) => x.reduce((sum, v, i) => sum + Math.abs(v - y[i]!), 0) / x.length;
+  const white = await cnnInput(await thumb(await sharp({ create: { width: 480, height: 360, channels: 3, background: '#ffffff' } }).png().toBuffer()));
+  t.ok(meanDiff(a, b) < 12, `the mat is cut off (mean difference ${meanDiff(a, b).toFixed(1)} of 255)`);
+  t.ok(meanDiff(a, white) > 3 * meanDiff(a, b), 'and the comparison can tell pictures apart');
+  const gray = await cnnInput(await sharp(await thumb(original)).grayscale().webp().toBuffer());
+  t.equal(gray.length, a.length, 'a gray thumbnail gives three bands too');
+
   const config = await configFor(t, 'pglite');
+  const env = envFor(config);
   const root = tmpDir(t);
-  await library(root, 10);
-  // Shards of 4 files, two in flight: the cap is checked as each starts, so it holds within two shards' inputs.
-  const env = { ...envFor(config), LUMINA_EMBED_SPOOL_MAX: '12K', LUMINA_SHARD_SIZE: '4' };
-  const ingest = await runCli(['ingest', root, '--catalog', 'Capped', '--json'], { env });
-  t.equal(ingest.code, 0, ingest.stderr);
-  const spool = path.join(config.dataDir, 'embed-input');
-  const sizes = fs.readdirSync(spool, { withFileTypes: true, recursive: true }).filter((e) => e.isFile() && e.name.endsWith('.webp')).map((e) => fs.statSync(path.join(e.parentPath, e.name)).size);
-  const total = sizes.reduce((a, b) => a + b, 0);
-  t.ok(sizes.length > 0 && sizes.length < 20, `some inputs spooled, not all 20 pictures' (${sizes.length}, ${total} bytes)`);
-  t.ok(total < 12 * 1024 + 2 * 4 * Math.max(...sizes), 'no more than the cap and the two shards in flight past it');
-  const run = await runCli(['dupes', '--catalog', 'Capped', '--json'], { env });
+  await library(root, 4);
+  t.equal((await runCli(['ingest', root, '--catalog', 'Old'], { env })).code, 0);
+  const catalogs = JSON.parse((await runCli(['catalog', 'list', '--json'], { env })).stdout);
+  const id = catalogs.find((c: { name: string }) => c.name === 'Old').id;
+  const leftover = path.join(config.dataDir, 'embed-input', id, 'ab');
+  fs.mkdirSync(leftover, { recursive: true });
+  fs.writeFileSync(path.join(leftover, `${'ab'.repeat(32)}.webp`), 'an older version left this');
+  const run = await runCli(['dupes', '--catalog', 'Old', '--json'], { env });
   t.equal(run.code, 0, run.stderr);
   const out = JSON.parse(run.stdout);
-  t.equal(out.summary.embed.from_ingest, sizes.length, 'the spooled inputs were used');
-  t.ok(out.summary.embed.from_thumbnail >= 20 - sizes.length - 1, `the others came from thumbnails (${out.summary.embed.from_thumbnail})`);
-  t.equal(out.groups.filter((g: { kind: string }) => g.kind === 'near').length, 10, 'every pair found all the same');
-  const bad = await runCli(['ingest', root, '--catalog', 'Capped'], { env: { ...env, LUMINA_EMBED_SPOOL_MAX: 'lots' } });
-  t.equal(bad.code, 2, 'a size that is not one is refused');
-  t.match(bad.stderr, /LUMINA_EMBED_SPOOL_MAX must be a size such as 500M or 4G, got "lots"/);
+  t.ok(out.summary.embed.embedded >= 8, `embedded from thumbnails (${out.summary.embed.embedded})`);
+  t.equal(out.groups.filter((g: { kind: string }) => g.kind === 'near').length, 4, 'every pair found');
+  t.notOk(fs.existsSync(path.join(config.dataDir, 'embed-input', id)), 'the old spool is gone');
 });

@@ -53,7 +53,7 @@ t.test('files swapped for a FIFO or a /dev/zero link after discovery: clear erro
 
   const opened = openShardWork(db.sql, config);
   t.teardown(() => opened.close());
-  const ctx = { ...opened.work, thumbnailDir: path.join(config.dataDir, 'thumbnails', catalog.id), embedInputDir: null };
+  const ctx = { ...opened.work, thumbnailDir: path.join(config.dataDir, 'thumbnails', catalog.id) };
   // The pool's threads and ExifTool start with the first shard: measure after them.
   await ingestShard(ctx, { catalogSchema: catalog.schema_name, jobId: JOB, files: [seen[0]!] });
   let peak = process.memoryUsage().rss;

@@ -30,8 +30,6 @@ const spec = <T>(s: OptionSpec<T>) => s;
 
 export const DEFAULT_MAX_PIXELS = 268_402_689; // libvips' own default (16383²): covers 200 MP phone sensors
 export const DEFAULT_SHARD_SIZE = 500;
-/** About half a million pictures' CNN inputs at 8 KB each. */
-export const DEFAULT_EMBED_SPOOL_MAX = 4 * 2 ** 30;
 const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
 export const OPTIONS = {
@@ -97,13 +95,6 @@ export const OPTIONS = {
     help: 'pictures per CNN batch',
     defaultText: '16',
     parse: (v, n) => positiveInt(n, v, 16),
-  }),
-  embedSpoolMax: spec({
-    flag: '--embed-spool-max <size>',
-    env: 'LUMINA_EMBED_SPOOL_MAX',
-    help: 'most disk the CNN inputs waiting for `dupes` may take (bytes, or with K, M, G); past it pictures are embedded from their thumbnails',
-    defaultText: '4G',
-    parse: (v, n) => byteSize(n, v, DEFAULT_EMBED_SPOOL_MAX),
   }),
   jobLeaseMs: spec({
     flag: '--job-lease-s <n>',
@@ -274,15 +265,6 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   if (value === undefined || value === '') return fallback;
   const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < 1) throw new UserError(`${name} must be a positive whole number, got "${value}"`);
-  return n;
-}
-
-/** A size in bytes: a whole number with an optional K, M or G (powers of 1 024); 0 is allowed. */
-function byteSize(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMG]?)i?B?\s*$/i.exec(value);
-  const n = m ? Math.round(Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase())) : NaN;
-  if (!Number.isSafeInteger(n)) throw new UserError(`${name} must be a size such as 500M or 4G, got "${value}"`);
   return n;
 }
 

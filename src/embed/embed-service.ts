@@ -1,11 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import type { LuminaConfig } from '../config/config.js';
-import { EMBED_INPUT_EXT, embedInputDir, LEGACY_EMBED_INPUT_EXT, thumbnailDir, type Catalog } from '../model/catalog.js';
+import { legacyEmbedInputDir, thumbnailDir, type Catalog } from '../model/catalog.js';
 import type { Sql } from '../db/database.js';
 import { pendingContents, writeEmbeddings } from '../db/embeddings.js';
-import { EMBED_SIZE } from '../pipeline/pixels.js';
+import { cnnInput, EMBED_SIZE } from '../pipeline/pixels.js';
 import { EmbedPool } from './embed-pool.js';
 import { DEFAULT_MODEL } from './model.js';
 
@@ -17,8 +16,7 @@ interface Pending {
 
 export interface EmbedSummary {
   embedded: number;
-  from_ingest: number;
-  from_thumbnail: number;
+  /** Pictures whose thumbnail could not be read: no embedding. */
   failed: number;
   backend: string | null;
   model: string;
@@ -26,9 +24,9 @@ export interface EmbedSummary {
 
 /**
  * The embed stage: every picture of a catalog without an embedding of the current model gets one.
- * Its input is the 224×224 RGB that ingest cut from the pixels it decoded (no second decode of
- * the original); pictures ingested before that existed fall back to their 256 px thumbnail.
- * Copies share one embedding run (keyed by content). Batches go to a pool of model threads.
+ * Its input is cut from the picture's 256 px thumbnail inside its plain border (`cnnInput`): the
+ * original is never opened again. Copies share one embedding run (keyed by content). Batches go
+ * to a pool of model threads.
  */
 export class EmbedService {
   #pool: EmbedPool | null = null;
@@ -53,7 +51,7 @@ export class EmbedService {
   async embedPending(catalog: Catalog, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void; shas?: string[] } = {}): Promise<EmbedSummary> {
     const { signal, onProgress } = opts;
     const todo = await this.pending(catalog, opts.shas);
-    const summary: EmbedSummary = { embedded: 0, from_ingest: 0, from_thumbnail: 0, failed: 0, backend: null, model: this.modelId };
+    const summary: EmbedSummary = { embedded: 0, failed: 0, backend: null, model: this.modelId };
     const batch = this.config.embedBatch;
     const pool = this.#ensurePool();
     let done = 0;
@@ -71,50 +69,29 @@ export class EmbedService {
           const bytes = EMBED_SIZE * EMBED_SIZE * 3;
           const input = new Uint8Array(ok.length * bytes);
           let k = 0;
-          for (const got of inputs) if (got) input.set(got.bytes, bytes * k++);
+          for (const got of inputs) if (got) input.set(got, bytes * k++);
           const result = await pool.embed(input, ok.length);
           if (this.backend !== result.backend) process.stderr.write(`lumina: embeddings on the TensorFlow.js ${result.backend} backend (${result.model})\n`);
           summary.backend = this.backend = result.backend;
           summary.model = result.model;
           const rows = ok.flatMap((p, j) => p.ids.map((assetId) => ({ assetId, vector: result.vectors.slice(j * result.dim, (j + 1) * result.dim) })));
           await writeEmbeddings(this.sql, catalog.schema_name, result.model, rows);
-          for (const got of inputs) for (const file of got?.spool ?? []) await fs.rm(file, { force: true });
           summary.embedded += ok.length;
-          summary.from_ingest += inputs.filter((x) => x?.spool.length).length;
-          summary.from_thumbnail += inputs.filter((x) => x && !x.spool.length).length;
         }
         done += items.length;
         onProgress?.(done, todo.length);
       }
     };
     await Promise.all(Array.from({ length: pool.threads }, lane));
+    // Nothing reads the CNN inputs an earlier version spooled at ingest any more.
+    await fs.rm(legacyEmbedInputDir(this.config.dataDir, catalog.id), { recursive: true, force: true });
     return summary;
   }
 
-  async #input(catalog: Catalog, p: Pending): Promise<{ bytes: Uint8Array; spool: string[] } | null> {
-    const stem = path.join(embedInputDir(this.config.dataDir, catalog.id), p.sha.slice(0, 2), p.sha);
-    const spool = [`${stem}.${EMBED_INPUT_EXT}`, `${stem}.${LEGACY_EMBED_INPUT_EXT}`];
-    const rawBytes = EMBED_SIZE * EMBED_SIZE * 3;
-    try {
-      const bytes = await sharp(spool[0]!).removeAlpha().raw().toBuffer();
-      if (bytes.length === rawBytes) return { bytes, spool };
-    } catch {
-      /* not spooled: ingested before embeddings, by a run with them off, or before inputs were compressed */
-    }
-    try {
-      const bytes = await fs.readFile(spool[1]!);
-      if (bytes.length === rawBytes) return { bytes, spool };
-    } catch {
-      /* no raw input either */
-    }
+  async #input(catalog: Catalog, p: Pending): Promise<Buffer | null> {
     if (!p.thumbnailKey) return null;
     try {
-      const bytes = await sharp(path.join(thumbnailDir(this.config.dataDir, catalog.id), p.thumbnailKey))
-        .removeAlpha()
-        .resize(EMBED_SIZE, EMBED_SIZE, { fit: 'fill' })
-        .raw()
-        .toBuffer();
-      return { bytes, spool: [] };
+      return await cnnInput(path.join(thumbnailDir(this.config.dataDir, catalog.id), p.thumbnailKey));
     } catch {
       return null;
     }

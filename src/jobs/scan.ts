@@ -1,9 +1,8 @@
-import { spoolBytes } from './embed-spool.js';
 import { markMissing } from '../db/assets.js';
 import type { Sql } from '../db/database.js';
 import { finishJob, whileRunning } from '../db/jobs.js';
 import { withReconnect } from '../db/retry.js';
-import type { Catalog, OutputDirs } from '../model/catalog.js';
+import type { Catalog } from '../model/catalog.js';
 import { secondsSinceStart, type Job, type JobProgress, type JobRunner } from '../model/job.js';
 import { loadShard, loadWalk, saveShard, saveShardOutcome, saveWalk, scanComplete, shardOutcomes, type WalkRecord } from '../db/scan-shards.js';
 import { emptyWalkReport, MAX_PROBLEMS, walk, type DiscoveredFile, type DiscoveryProblem } from '../pipeline/discover.js';
@@ -125,10 +124,7 @@ export async function recordShard(sql: Sql, jobId: string, index: number, outcom
   return withReconnect(() => scanComplete(sql, jobId));
 }
 
-export type ShardWork = Omit<ShardContext, 'onFileDone' | 'thumbnailDir' | 'embedInputDir'> & {
-  /** Bytes the CNN inputs waiting for `dupes` may take; a shard that starts past it writes none. */
-  embedSpoolMax: number;
-};
+export type ShardWork = Omit<ShardContext, 'onFileDone' | 'thumbnailDir'>;
 
 /** Step 2: one shard, its progress reported per file through the publisher. */
 export async function runScanShard(
@@ -136,19 +132,15 @@ export async function runScanShard(
   publisher: ProgressPublisher,
   job: Pick<Job, 'id' | 'catalog_id' | 'type'>,
   catalog: Catalog,
-  dirs: OutputDirs,
+  thumbnailDir: string,
   shard: { index: number; files: DiscoveredFile[] },
 ): Promise<ShardOutcome> {
   let done = 0;
   let failed = 0;
-  const { embedSpoolMax, ...context } = work;
-  // Past the cap, the embed stage reads these pictures' thumbnails instead.
-  const spoolRoom = dirs.embedInputs !== null && (await spoolBytes(dirs.embedInputs)) < embedSpoolMax;
   return ingestShard(
     {
-      ...context,
-      thumbnailDir: dirs.thumbnails,
-      embedInputDir: spoolRoom ? dirs.embedInputs : null,
+      ...work,
+      thumbnailDir,
       onFileDone: (status) => {
         done++;
         if (status === 'error') failed++;

@@ -7,7 +7,7 @@ import { FilePool } from '../workers/pool.js';
 import type { ShardWork } from './scan.js';
 
 /** What a process needs to run shards: its thread pool and ExifTool pool, sized by --workers. */
-export function openShardWork(sql: Sql, config: Pick<LuminaConfig, 'workers' | 'maxPixels' | 'ffmpeg' | 'heifConvert' | 'djxl' | 'embedSpoolMax'> & Partial<Pick<LuminaConfig, 'exiftoolProcs'>>): { work: ShardWork; close(): Promise<void> } {
+export function openShardWork(sql: Sql, config: Pick<LuminaConfig, 'workers' | 'maxPixels' | 'ffmpeg' | 'heifConvert' | 'djxl'> & Partial<Pick<LuminaConfig, 'exiftoolProcs'>>): { work: ShardWork; close(): Promise<void> } {
   const pool = new FilePool(config.workers);
   const metadata = new MetadataReader(config.exiftoolProcs ?? exiftoolProcsFor(config.workers));
   return {
@@ -18,7 +18,6 @@ export function openShardWork(sql: Sql, config: Pick<LuminaConfig, 'workers' | '
       ffmpeg: findFfmpeg(config.ffmpeg),
       decoders: findExternalDecoders(config),
       maxPixels: config.maxPixels,
-      embedSpoolMax: config.embedSpoolMax,
       // A little above the pool size hides ExifTool's latency.
       concurrency: config.workers * 2 + 2,
     },

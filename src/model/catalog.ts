@@ -26,31 +26,14 @@ export function looksLikeUuid(text: string): boolean {
 }
 
 /**
- * Where ingest leaves each picture's CNN input (224×224, cut from the pixels it decoded anyway,
- * kept as WebP) for the embed stage, which removes each once embedded.
+ * Where ingest by earlier versions left each picture's CNN input for the embed stage. The input
+ * is now cut from the thumbnail; what such a version left is removed by the next `dupes`.
  */
-export function embedInputDir(dataDir: string, catalogId: string): string {
+export function legacyEmbedInputDir(dataDir: string, catalogId: string): string {
   return path.join(dataDir, 'embed-input', catalogId);
 }
-
-/** The CNN input's file extension (`<sha256>.webp` under embedInputDir). */
-export const EMBED_INPUT_EXT = 'webp';
-/** What ingests before the input was compressed left: raw RGB, still read and removed. */
-export const LEGACY_EMBED_INPUT_EXT = 'rgb';
 
 export function thumbnailDir(dataDir: string, catalogId: string): string {
   return path.join(dataDir, 'thumbnails', catalogId);
 }
 
-export interface OutputDirs {
-  thumbnails: string;
-  /** Null when the catalog's settings turn embeddings off. */
-  embedInputs: string | null;
-}
-
-export function outputDirs(dataDir: string, catalog: Catalog): OutputDirs {
-  return {
-    thumbnails: thumbnailDir(dataDir, catalog.id),
-    embedInputs: catalog.settings.embeddings === 'off' ? null : embedInputDir(dataDir, catalog.id),
-  };
-}

@@ -22,8 +22,6 @@ export interface FileEdges {
   /** heif-convert and djxl where installed: HEVC HEIC and JPEG XL pixels. */
   decoders: ExternalDecoders;
   thumbnailDir: string;
-  /** Where to leave the CNN input for the embed stage; null: none. */
-  embedInputDir: string | null;
   maxPixels: number;
   jobId: string;
 }
@@ -48,7 +46,6 @@ export async function ingestFile(edges: FileEdges, file: DiscoveredFile, results
     type: file.type,
     decodeFile: file.type === 'image' && file.size > 0,
     thumbnailDir: edges.thumbnailDir,
-    embedInputDir: edges.embedInputDir,
     maxPixels: edges.maxPixels,
   };
 

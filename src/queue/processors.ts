@@ -3,7 +3,7 @@ import { WaitingError } from 'bullmq';
 import type { LuminaConfig } from '../config/config.js';
 import type { Sql } from '../db/database.js';
 import { activeJobRow, catalogLookup, claimJob } from '../jobs/claim.js';
-import { outputDirs } from '../model/catalog.js';
+import { thumbnailDir } from '../model/catalog.js';
 import type { JobLedger } from '../jobs/ledger.js';
 import type { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { loadWalk, scanComplete } from '../db/scan-shards.js';
@@ -83,7 +83,7 @@ export function createProcessors(deps: ProcessorDeps) {
     }, 1000);
     try {
       const job = { id: job_id, catalog_id, type: 'scan' };
-      const out = await runScanShard({ ...deps.work, signal: abort.signal }, publisher, job, catalog, outputDirs(config.dataDir, catalog), { index: shard, files });
+      const out = await runScanShard({ ...deps.work, signal: abort.signal }, publisher, job, catalog, thumbnailDir(config.dataDir, catalog.id), { index: shard, files });
       deps.meter.add(out.added + out.updated + out.unchanged);
       if (out.aborted) {
         if (abort.signal.reason === 'cancelled') return { cancelled: true };

@@ -15,7 +15,7 @@ import { ProgressPublisher } from '../jobs/progress-publisher.js';
 import { finalizeScan, recordShard, runScanShard, ShardFeed, shardFiles, walkScan, type ScanParams, type ScanSummary, type ShardWork } from '../jobs/scan.js';
 import { openShardWork } from '../jobs/shard-work.js';
 import { runOrganize, type OrganizeSummary } from '../jobs/organize.js';
-import { outputDirs, thumbnailDir, type Catalog } from '../model/catalog.js';
+import { thumbnailDir, type Catalog } from '../model/catalog.js';
 import type { Job } from '../model/job.js';
 import { messageOf, UserError } from '../util/errors.js';
 import { PARTIAL_DIR } from '../workers/file-task.js';
@@ -151,9 +151,9 @@ export class LocalRunner implements JobExecutor {
   #runScan(job: Job, catalog: Catalog): Promise<ScanSummary | null> {
     return this.#runJob(job, async (signal) => {
       const params = job.params as unknown as ScanParams;
-      const dirs = outputDirs(this.config.dataDir, catalog);
+      const thumbnails = thumbnailDir(this.config.dataDir, catalog.id);
       // One scan of a catalog at a time, so no other writer uses this folder's leftovers.
-      fs.rmSync(path.join(dirs.thumbnails, PARTIAL_DIR), { recursive: true, force: true });
+      fs.rmSync(path.join(thumbnails, PARTIAL_DIR), { recursive: true, force: true });
 
       const shardSize = params.shard_size ?? this.config.shardSize;
       const work = { ...this.#shardWork(), signal };
@@ -169,7 +169,7 @@ export class LocalRunner implements JobExecutor {
         for (let index = await feed.take(); index !== null && !signal.aborted; index = await feed.take()) {
           const files = await shardFiles(this.sql, job.id, index);
           if (!files) return;
-          const out = await runScanShard(work, this.#publisher, job, catalog, dirs, { index, files });
+          const out = await runScanShard(work, this.#publisher, job, catalog, thumbnails, { index, files });
           this.#meter.add(out.added + out.updated + out.unchanged + out.errors);
           if (out.aborted) return;
           const { aborted: _a, ...outcome } = out;

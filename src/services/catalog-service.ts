@@ -5,7 +5,7 @@ import { deleteCatalog, findCatalogById, findCatalogByName, insertCatalog, listC
 import type { Sql } from '../db/database.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { checkAbsolute } from '../jobs/paths.js';
-import { embedInputDir, isUuid, looksLikeUuid, thumbnailDir, type Catalog } from '../model/catalog.js';
+import { isUuid, legacyEmbedInputDir, looksLikeUuid, thumbnailDir, type Catalog } from '../model/catalog.js';
 import { UserError } from '../util/errors.js';
 
 export interface CatalogInput {
@@ -126,13 +126,13 @@ export class CatalogService {
   }
 
   /**
-   * Thumbnails and CNN inputs of catalogs that no longer exist: a job running in another process
+   * Thumbnails (and CNN inputs earlier versions left) of catalogs that no longer exist: a job running in another process
    * when its catalog was deleted may have written a last few. Removed when a server starts.
    */
   async sweepOrphanedFiles(): Promise<string[]> {
     const known = new Set((await this.list()).map((c) => c.id));
     const swept = new Set<string>();
-    for (const dir of [thumbnailDir(this.dataDir, ''), embedInputDir(this.dataDir, '')]) {
+    for (const dir of [thumbnailDir(this.dataDir, ''), legacyEmbedInputDir(this.dataDir, '')]) {
       const names = await fs.readdir(dir).catch(() => [] as string[]);
       for (const name of names) if (isUuid(name) && !known.has(name)) swept.add(name);
     }
@@ -144,7 +144,7 @@ export class CatalogService {
     // A writer finishing its last file may add one as the folder goes: rm retries ENOTEMPTY.
     const gone = { recursive: true, force: true, maxRetries: 5, retryDelay: 200 };
     await fs.rm(thumbnailDir(this.dataDir, catalogId), gone);
-    await fs.rm(embedInputDir(this.dataDir, catalogId), gone);
+    await fs.rm(legacyEmbedInputDir(this.dataDir, catalogId), gone);
   }
 }
 

@@ -13,8 +13,6 @@ export interface FileTask {
   /** Whether the file's own bytes are an image libvips should try. */
   decodeFile: boolean;
   thumbnailDir: string;
-  /** Where to write the 224×224 RGB CNN input, keyed by content; null: not wanted. */
-  embedInputDir: string | null;
   maxPixels: number;
 }
 

@@ -4,7 +4,6 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describeFsError } from '../pipeline/discover.js';
 import { analyzePixels, PixelError } from '../pipeline/pixels.js';
-import { EMBED_INPUT_EXT } from '../model/catalog.js';
 import { hashBounded, ReadError, readBounded } from '../pipeline/safe-read.js';
 import { messageOf } from '../util/errors.js';
 import type { FileTask, FileTaskResult } from './file-task.js';
@@ -42,7 +41,7 @@ export default async function processFile(task: FileTask): Promise<FileTaskResul
   const source = task.pixels ? Buffer.from(task.pixels.buffer, task.pixels.byteOffset, task.pixels.byteLength) : bytes;
   if (!source) return {};
   try {
-    const px = await analyzePixels(source, task.maxPixels, { embedInput: task.embedInputDir !== null, jpegWarning: jpegWarnings.warningOf });
+    const px = await analyzePixels(source, task.maxPixels, { jpegWarning: jpegWarnings.warningOf });
     results.setPixels(task.slot, px);
     results.addTiming(task.slot, 'decode', px.timings.decode);
     results.addTiming(task.slot, 'fingerprint', px.timings.fingerprint);
@@ -50,7 +49,6 @@ export default async function processFile(task: FileTask): Promise<FileTaskResul
     const thumbnailKey = await writeThumbnail(task.thumbnailDir, results.sha256Of(task.slot)!.toString('hex'), px.thumbnail);
     results.addTiming(task.slot, 'thumbnail', px.timings.thumbnail + performance.now() - t);
     results.markThumbnail(task.slot);
-    if (px.embedInput && task.embedInputDir) await writeKeyed(task.embedInputDir, results.sha256Of(task.slot)!.toString('hex'), EMBED_INPUT_EXT, px.embedInput);
     return px.damage ? { thumbnailKey, damage: px.damage } : { thumbnailKey };
   } catch (err) {
     return { pixelError: err instanceof PixelError ? { code: err.code, message: err.message } : { code: 'undecodable', message: `cannot decode image: ${messageOf(err)}` } };
