@@ -1,7 +1,7 @@
 import t from 'tap';
 import sharp from 'sharp';
 import { analyzePixels } from '../src/pipeline/pixels.js';
-import { dhashFromGray, hashToHex, hashToInt8, lumaOf, phashFromGray, trimBox } from '../src/pipeline/fingerprint.js';
+import { dhashFromGray, hashToHex, hashToInt8, lumaOf, phashFromGray, resampleGray, trimBox } from '../src/pipeline/fingerprint.js';
 import { scene } from './helpers/corpus.js';
 
 // Plain reference implementations written from imagehash's Python source, independent of the
@@ -46,6 +46,29 @@ t.test('dHash and pHash match the imagehash definitions on random and real pixel
   }
   const photo = await sharp(scene(400, 300, 3)).grayscale().resize(32, 32, { fit: 'fill' }).raw().toBuffer();
   t.equal(hashToHex(phashFromGray(photo)), refPhash(rows(photo, 32, 32)));
+});
+
+t.test('the small grays are an antialiased Lanczos-3 resize, as PIL and libvips make them', async (t) => {
+  const w = 256, h = 171;
+  const gray = await sharp(scene(w, h, 5)).grayscale().raw().toBuffer();
+  const whole = { left: 0, top: 0, width: w, height: h };
+  for (const [ow, oh] of [[9, 8], [32, 32]] as const) {
+    const ours = resampleGray(gray, w, whole, ow, oh);
+    const vips = await sharp(gray, { raw: { width: w, height: h, channels: 1 } }).resize(ow, oh, { fit: 'fill', kernel: 'lanczos3' }).extractChannel(0).raw().toBuffer();
+    const diffs = Array.from(ours, (v, i) => Math.abs(v - vips[i]!));
+    const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
+    t.ok(mean < 2 && Math.max(...diffs) <= 8, `${ow}×${oh}: within ${mean.toFixed(2)} gray levels of libvips on average (at most ${Math.max(...diffs)})`);
+  }
+  // A flat picture stays flat; a box is resampled from its own pixels only.
+  t.same([...new Set(resampleGray(new Uint8Array(w * h).fill(77), w, whole, 32, 32))], [77]);
+  const framed = new Uint8Array(w * h).fill(255);
+  for (let y = 20; y < 120; y++) for (let x = 30; x < 200; x++) framed[y * w + x] = (x * 7 + y * 3) % 256;
+  const inner = Uint8Array.from({ length: 170 * 100 }, (_, i) => ((30 + (i % 170)) * 7 + (20 + Math.floor(i / 170)) * 3) % 256);
+  t.same(resampleGray(framed, w, { left: 30, top: 20, width: 170, height: 100 }, 9, 8), resampleGray(inner, 170, { left: 0, top: 0, width: 170, height: 100 }, 9, 8), 'nothing outside the box leaks in');
+  // A left-to-right ramp stays a ramp, row by row.
+  const ramp = Uint8Array.from({ length: w * h }, (_, i) => i % w);
+  const out = resampleGray(ramp, w, whole, 9, 8);
+  t.ok(Array.from({ length: 8 }, (_, y) => Array.from({ length: 8 }, (_, x) => out[y * 9 + x + 1]! > out[y * 9 + x]!).every(Boolean)).every(Boolean), `a ramp's dHash bits are all set (${[...out.subarray(0, 9)]})`);
 });
 
 t.test('luma is PIL\'s L conversion', async (t) => {

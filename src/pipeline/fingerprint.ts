@@ -18,6 +18,95 @@ export function lumaOf(rgb: Uint8Array | Buffer, channels: number, pixels: numbe
   return out;
 }
 
+/** Lanczos with a = 3, PIL's LANCZOS (formerly ANTIALIAS) filter, the one imagehash resizes with. */
+function lanczos3(x: number): number {
+  if (x === 0) return 1;
+  if (x <= -3 || x >= 3) return 0;
+  const px = Math.PI * x;
+  return (3 * Math.sin(px) * Math.sin(px / 3)) / (px * px);
+}
+
+interface Coefficients {
+  /** Per output pixel: its first input index (from the start of the run) and how many follow. */
+  first: Int32Array;
+  count: Int32Array;
+  /** `size` weights per output pixel, normalized; those past `count` are zero. */
+  size: number;
+  weights: Float64Array;
+}
+
+/**
+ * Per output pixel along one axis, the input pixels and their weights, as PIL's precompute_coeffs
+ * makes them: the filter stretched by the shrink factor, so every input pixel counts (an
+ * antialiased resize, not a point sample). Thumbnails come in a few sizes, so they are kept.
+ */
+function resampleCoefficients(length: number, out: number): Coefficients {
+  const key = length * 4096 + out;
+  const known = COEFFICIENTS.get(key);
+  if (known) return known;
+  const scale = length / out;
+  const filterScale = Math.max(scale, 1);
+  const support = 3 * filterScale;
+  const size = Math.ceil(support) * 2 + 1;
+  const first = new Int32Array(out);
+  const count = new Int32Array(out);
+  const weights = new Float64Array(out * size);
+  for (let o = 0; o < out; o++) {
+    const center = (o + 0.5) * scale;
+    const lo = Math.max(Math.trunc(center - support + 0.5), 0);
+    const hi = Math.min(Math.trunc(center + support + 0.5), length);
+    let total = 0;
+    for (let i = lo; i < hi; i++) total += weights[o * size + i - lo] = lanczos3((i - center + 0.5) / filterScale);
+    for (let i = lo; i < hi; i++) weights[o * size + i - lo]! /= total;
+    first[o] = lo;
+    count[o] = hi - lo;
+  }
+  if (COEFFICIENTS.size >= 256) COEFFICIENTS.clear();
+  const made = { first, count, size, weights };
+  COEFFICIENTS.set(key, made);
+  return made;
+}
+const COEFFICIENTS = new Map<number, Coefficients>();
+
+const clip8 = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
+
+/**
+ * The box of a gray picture resized to outW × outH as PIL resizes an "L" image with LANCZOS:
+ * rows first, then columns, rounded to 8 bits between the passes. Done here rather than by
+ * libvips, whose pipeline set-up costs more than this arithmetic for a 9×8 or 32×32 output
+ * (3.5 ms a file for the two, against about 0.5 ms).
+ */
+export function resampleGray(gray: Uint8Array, width: number, box: Box, outW: number, outH: number): Uint8Array {
+  const h = resampleCoefficients(box.width, outW);
+  const v = resampleCoefficients(box.height, outH);
+  const rows = new Uint8Array(outW * box.height);
+  const hw = h.weights;
+  for (let y = 0; y < box.height; y++) {
+    const row = (box.top + y) * width + box.left;
+    for (let o = 0; o < outW; o++) {
+      const x0 = row + h.first[o]!;
+      const w0 = o * h.size;
+      const n = h.count[o]!;
+      let sum = 0;
+      for (let k = 0; k < n; k++) sum += gray[x0 + k]! * hw[w0 + k]!;
+      rows[y * outW + o] = clip8(sum);
+    }
+  }
+  const out = new Uint8Array(outW * outH);
+  const vw = v.weights;
+  for (let o = 0; o < outH; o++) {
+    const y0 = v.first[o]!;
+    const w0 = o * v.size;
+    const n = v.count[o]!;
+    for (let x = 0; x < outW; x++) {
+      let sum = 0;
+      for (let k = 0; k < n; k++) sum += rows[(y0 + k) * outW + x]! * vw[w0 + k]!;
+      out[o * outW + x] = clip8(sum);
+    }
+  }
+  return out;
+}
+
 /** 9 columns × 8 rows of gray → 64-bit dHash. */
 export function dhashFromGray(gray9x8: Uint8Array): bigint {
   let bits = 0n;
@@ -72,8 +161,9 @@ export function phashFromGray(gray32: Uint8Array): bigint {
  * Bump when the hashes computed from the same pixels change, so a re-scan recomputes them.
  * 2: the sign hash was added, and the small grays were read as one band (they had been three).
  * 3: hashes are taken inside the picture's plain border (trimBox), so a framed copy matches.
+ * 4: the small grays are resampled as PIL does (resampleGray), no longer by libvips.
  */
-export const FINGERPRINT_VERSION = 3;
+export const FINGERPRINT_VERSION = 4;
 
 /** How far (of 255) a border pixel may stray from the border's colour and still be border. */
 const BORDER_TOLERANCE = 16;

@@ -1,7 +1,7 @@
-import sharp, { type Sharp, type SharpOptions } from 'sharp';
+import sharp, { type SharpOptions } from 'sharp';
 import type { FileErrorCode } from '../model/file-errors.js';
 import { messageOf } from '../util/errors.js';
-import { dhashFromGray, laplacianVariance, lumaOf, phashesFromGray, trimBox } from './fingerprint.js';
+import { dhashFromGray, laplacianVariance, lumaOf, phashesFromGray, resampleGray, trimBox } from './fingerprint.js';
 
 /** Longest side of the thumbnail, and of the decode: libvips shrinks on load to about this. */
 export const THUMBNAIL_SIZE = 256;
@@ -108,19 +108,10 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: An
 
   const { width: bw, height: bh, channels } = base.info;
   const gray = lumaOf(base.data, channels, bw * bh);
-  const rawGray = { raw: { width: bw, height: bh, channels: 1 as const } };
   // Hashed inside a plain border, if the picture has one: a framed copy hashes like its original.
   const box = trimBox(gray, bw, bh);
-  const framed = box.width !== bw || box.height !== bh;
-  const inside = (img: Sharp) => (framed ? img.extract(box) : img);
-  const inner = () => inside(sharp(gray, rawGray));
-  // libvips writes a one-band raw input back out as sRGB (three bands) unless told otherwise.
-  const [g9, g32] = await Promise.all([
-    inner().resize(9, 8, { fit: 'fill', kernel: 'lanczos3' }).extractChannel(0).raw().toBuffer(),
-    inner().resize(32, 32, { fit: 'fill', kernel: 'lanczos3' }).extractChannel(0).raw().toBuffer(),
-  ]);
-  const dhash = dhashFromGray(g9);
-  const { phash, phashSign } = phashesFromGray(g32);
+  const dhash = dhashFromGray(resampleGray(gray, bw, box, 9, 8));
+  const { phash, phashSign } = phashesFromGray(resampleGray(gray, bw, box, 32, 32));
   const sharpness = laplacianVariance(gray, bw, bh);
   const t2 = performance.now();
 
