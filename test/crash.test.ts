@@ -70,3 +70,24 @@ for (const backend of BACKENDS) {
     }
   });
 }
+
+t.test('a pool thread whose thumbnail folders were cleared between runs makes them again', async (t) => {
+  const { default: processFile } = await import('../src/workers/file-worker.js');
+  const { SharedResults } = await import('../src/workers/shared-results.js');
+  const { PARTIAL_DIR } = await import('../src/workers/file-task.js');
+  const root = tmpDir(t, 'lumina-thumbs-');
+  const thumbs = path.join(root, 'thumbnails');
+  const results = new SharedResults(2);
+  const task = async (slot: number, seed: number) => {
+    const file = await writePhoto(path.join(root, `p${seed}.jpg`), { seed, width: 400, height: 300 });
+    return processFile({ results: results.buffer, slot, path: file, size: fs.statSync(file).size, type: 'image', decodeFile: true, thumbnailDir: thumbs, maxPixels: 1e8 });
+  };
+  const first = await task(0, 1);
+  t.ok(first.thumbnailKey && fs.existsSync(path.join(thumbs, first.thumbnailKey)), 'first thumbnail written');
+  // What the runner does as each scan starts, and a catalog's thumbnails deleted, in one.
+  fs.rmSync(thumbs, { recursive: true, force: true });
+  const second = await task(1, 2);
+  t.notOk(second.pixelError, 'no error');
+  t.ok(second.thumbnailKey && fs.existsSync(path.join(thumbs, second.thumbnailKey)), 'second thumbnail written after its folders were made again');
+  t.same(fs.readdirSync(path.join(thumbs, PARTIAL_DIR)), [], 'nothing half-written left');
+});

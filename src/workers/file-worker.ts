@@ -70,13 +70,39 @@ async function writeKeyed(dir: string, shaHex: string, ext: string, bytes: Buffe
   } catch {
     /* not there yet */
   }
-  await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
   // Half-written files land in one folder that each run clears, never beside finished ones.
   const partial = path.join(dir, PARTIAL_DIR);
-  await fs.mkdir(partial, { recursive: true, mode: 0o700 });
   const tmp = path.join(partial, `${shaHex}.${process.pid}.${Math.random().toString(36).slice(2)}`);
-  // Private to the data directory's owner, as everything in it.
-  await fs.writeFile(tmp, bytes, { mode: 0o600 });
-  await fs.rename(tmp, target);
+  const write = async () => {
+    await madeDir(path.dirname(target));
+    await madeDir(partial);
+    // Private to the data directory's owner, as everything in it.
+    await fs.writeFile(tmp, bytes, { mode: 0o600 });
+    await fs.rename(tmp, target);
+  };
+  try {
+    await write();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    // A folder made earlier is gone (the partial folder is cleared as each run starts): again, once.
+    made.delete(partial);
+    made.delete(path.dirname(target));
+    await fs.rm(tmp, { force: true });
+    await write();
+  }
   return key;
+}
+
+/**
+ * Folders this thread has made (at most the 256 prefix folders and the partial folder of each
+ * catalog it writes to): two mkdir calls a file fewer. A folder removed meanwhile (the partial
+ * folder at the start of a run, a deleted catalog) fails the write with ENOENT: writeKeyed then
+ * makes it again.
+ */
+const made = new Set<string>();
+async function madeDir(dir: string): Promise<void> {
+  if (made.has(dir)) return;
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (made.size > 4096) made.clear();
+  made.add(dir);
 }
