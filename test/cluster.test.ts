@@ -71,7 +71,7 @@ t.test('three workers on separate hosts: SIGKILL, SIGTERM and a Redis restart mi
     const schema = `catalog_${cid.replace(/-/g, '')}`;
     const [row] = await sql.unsafe(`select count(*)::int as n, count(distinct path)::int as paths, count(*) filter (where status = 'ok' and sha256 is not null)::int as ok from "${schema}".assets`);
     t.same(row, { n: FILES, paths: FILES, ok: FILES }, 'every file exactly once, complete');
-    const thumbs = fs.readdirSync(path.join(config.dataDir, 'thumbnails', cid), { recursive: true }).filter((f) => String(f).endsWith('.webp'));
+    const thumbs = fs.readdirSync(path.join(config.dataDir, 'thumbnails', cid), { recursive: true }).filter((f) => /\.(jpg|webp)$/.test(String(f)));
     t.equal(thumbs.length, FILES, 'one thumbnail per file');
   }
 

@@ -13,7 +13,7 @@ const FILES = 160;
 function countFiles(dir: string): number {
   if (!fs.existsSync(dir)) return 0;
   let n = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile() && e.name.endsWith('.webp')) n++;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile() && /\.(jpg|webp)$/.test(e.name)) n++;
   return n;
 }
 

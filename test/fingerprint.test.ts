@@ -97,8 +97,14 @@ t.test('hashes are stable under re-encoding and differ between pictures', async 
   t.equal(pa.width, 800);
   t.ok(pa.thumbnail.length > 100, 'thumbnail bytes');
   const thumb = await sharp(pa.thumbnail).metadata();
-  t.equal(thumb.format, 'webp');
+  t.equal(thumb.format, 'jpeg');
+  t.equal(pa.thumbnailExt, 'jpg');
   t.equal(Math.max(thumb.width!, thumb.height!), 256);
+  // Transparency is kept: such a picture's thumbnail is a WebP with its alpha channel.
+  const clear = await sharp(scene(400, 300, 13)).ensureAlpha(0.5).png().toBuffer();
+  const pc = await analyzePixels(clear, 1e8);
+  const clearThumb = await sharp(pc.thumbnail).metadata();
+  t.same([clearThumb.format, pc.thumbnailExt, clearThumb.hasAlpha], ['webp', 'webp', true], 'a picture with alpha gets a WebP thumbnail with alpha');
 });
 
 t.test('EXIF orientation is applied before hashing', async (t) => {

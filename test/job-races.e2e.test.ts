@@ -21,7 +21,7 @@ async function smallPhotos(root: string, n: number): Promise<void> {
 }
 
 const countThumbs = (dir: string) =>
-  fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.webp')).length : 0;
+  fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && /\.(jpg|webp)$/.test(e.name)).length : 0;
 
 t.test('an API scan and a CLI ingest of one catalog: the ingest is refused, nothing goes missing, the job reads the same everywhere', async (t) => {
   const config = await configFor(t, 'postgres');

@@ -5,6 +5,16 @@ import { dhashFromGray, laplacianVariance, lumaOf, phashesFromGray, resampleGray
 
 /** Longest side of the thumbnail, and of the decode: libvips shrinks on load to about this. */
 export const THUMBNAIL_SIZE = 256;
+/**
+ * The thumbnail is a JPEG at this quality, or a WebP (THUMBNAIL_WEBP_QUALITY) when the picture
+ * has an alpha channel, which JPEG cannot keep. Measured over a whole ingest, WebP cost 4 ms of
+ * CPU a file more than JPEG (an eighth of what ingest adds to the decode), for thumbnails a third
+ * smaller (5.8 KB against 8.6 KB at 256 px over the real photos of the quality corpus).
+ */
+export const THUMBNAIL_JPEG_QUALITY = 80;
+export const THUMBNAIL_WEBP_QUALITY = 75;
+export type ThumbnailExt = 'jpg' | 'webp';
+
 /** Side of the square CNN input (MobileNetV2's). */
 export const EMBED_SIZE = 224;
 
@@ -19,6 +29,8 @@ export interface PixelAnalysis {
   phashSign: bigint;
   sharpness: number;
   thumbnail: Buffer;
+  /** The thumbnail's format, as its file's extension. */
+  thumbnailExt: ThumbnailExt;
   /** The decoder's complaint about corrupt data it decoded around (the picture has gaps), or null. */
   damage: string | null;
   timings: { decode: number; fingerprint: number; thumbnail: number };
@@ -116,7 +128,9 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: An
   const t2 = performance.now();
 
   const rawBase = { raw: { width: bw, height: bh, channels } };
-  const thumbnail = await sharp(base.data, rawBase).webp({ quality: 75, effort: 2 }).toBuffer();
+  const hasAlpha = channels === 2 || channels === 4;
+  const encoder = sharp(base.data, rawBase);
+  const thumbnail = await (hasAlpha ? encoder.webp({ quality: THUMBNAIL_WEBP_QUALITY, effort: 2 }) : encoder.jpeg({ quality: THUMBNAIL_JPEG_QUALITY })).toBuffer();
   const t3 = performance.now();
 
   return {
@@ -128,6 +142,7 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: An
     phashSign,
     sharpness: Math.round(sharpness * 10) / 10,
     thumbnail,
+    thumbnailExt: hasAlpha ? 'webp' : 'jpg',
     damage,
     timings: { decode: t1 - t0, fingerprint: t2 - t1, thumbnail: t3 - t2 },
   };

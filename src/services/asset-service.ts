@@ -49,8 +49,11 @@ export class AssetService {
     return row;
   }
 
-  /** The 256 px WebP thumbnail's bytes; the file is confined to the catalog's thumbnail folder. */
-  async thumbnail(catalog: Catalog, assetId: number): Promise<Buffer> {
+  /**
+   * The 256 px thumbnail (JPEG, or WebP for a picture with alpha and from earlier versions) and
+   * its media type; the file is confined to the catalog's thumbnail folder.
+   */
+  async thumbnail(catalog: Catalog, assetId: number): Promise<{ bytes: Buffer; type: string }> {
     const row = await getAsset(this.sql, catalog.schema_name, assetId);
     if (!row?.thumbnail_key) throw new UserError(`asset ${assetId} has no thumbnail`, 'not_found');
     const dir = thumbnailDir(this.dataDir, catalog.id);
@@ -58,7 +61,7 @@ export class AssetService {
     if (!file.startsWith(dir + path.sep)) throw new UserError('no thumbnail', 'not_found');
     const bytes = await fs.readFile(file).catch(() => null);
     if (!bytes) throw new UserError(`the thumbnail of asset ${assetId} is gone (scan again to rebuild it)`, 'not_found');
-    return bytes;
+    return { bytes, type: mediaTypeOf(path.extname(file).slice(1)) };
   }
 
   /**

@@ -46,18 +46,13 @@ export default async function processFile(task: FileTask): Promise<FileTaskResul
     results.addTiming(task.slot, 'decode', px.timings.decode);
     results.addTiming(task.slot, 'fingerprint', px.timings.fingerprint);
     const t = performance.now();
-    const thumbnailKey = await writeThumbnail(task.thumbnailDir, results.sha256Of(task.slot)!.toString('hex'), px.thumbnail);
+    const thumbnailKey = await writeKeyed(task.thumbnailDir, results.sha256Of(task.slot)!.toString('hex'), px.thumbnailExt, px.thumbnail);
     results.addTiming(task.slot, 'thumbnail', px.timings.thumbnail + performance.now() - t);
     results.markThumbnail(task.slot);
     return px.damage ? { thumbnailKey, damage: px.damage } : { thumbnailKey };
   } catch (err) {
     return { pixelError: err instanceof PixelError ? { code: err.code, message: err.message } : { code: 'undecodable', message: `cannot decode image: ${messageOf(err)}` } };
   }
-}
-
-/** Thumbnails are keyed by content, so copies share one; written whole or not at all. */
-function writeThumbnail(dir: string, shaHex: string, webp: Buffer): Promise<string> {
-  return writeKeyed(dir, shaHex, 'webp', webp);
 }
 
 /** A file keyed by content (copies share one), written whole or not at all; returns its key. */

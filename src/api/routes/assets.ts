@@ -78,14 +78,14 @@ export function assetRoutes(deps: ApiDeps) {
     route({
       method: 'GET',
       path: '/api/catalogs/:id/assets/:asset_id/thumbnail',
-      summary: 'The asset’s 256 px WebP thumbnail',
+      summary: 'The asset’s 256 px thumbnail: JPEG, or WebP for a picture with transparency',
       tag: 'assets',
       access: 'read',
       params: AssetParams,
-      responses: { 200: 'image/webp', 404: ErrorBody },
+      responses: { 200: 'image/jpeg', 404: ErrorBody },
       async handler({ params }) {
-        const bytes = await assets.thumbnail(await catalogs.get(params.id), Number(params.asset_id));
-        return { raw: bytes, contentType: 'image/webp', headers: { 'cache-control': 'private, max-age=3600' } };
+        const { bytes, type } = await assets.thumbnail(await catalogs.get(params.id), Number(params.asset_id));
+        return { raw: bytes, contentType: type, headers: { 'cache-control': 'private, max-age=3600' } };
       },
     }),
       route({
