@@ -4,7 +4,8 @@ import { insertCatalog } from '../src/db/catalogs.js';
 import { openDatabase } from '../src/db/database.js';
 import { loadDedupeAssets } from '../src/db/duplicates.js';
 import { Components, partition } from '../src/dedupe/components.js';
-import { detect, pairsOf, searchInput, uniquePairs } from '../src/dedupe/detect.js';
+import { detect, pairsOf, searchInput } from '../src/dedupe/detect.js';
+import { PairTable } from '../src/dedupe/pair-table.js';
 import type { NearPair } from '../src/dedupe/groups.js';
 import { duplicatesParams, finalizeDuplicates, groupableBatches, loadSearchInput } from '../src/jobs/duplicates.js';
 import type { Catalog } from '../src/model/catalog.js';
@@ -80,7 +81,7 @@ for (const backend of BACKENDS) {
     const key = (gs: typeof full) => gs.map((g) => JSON.stringify(g)).sort();
     for (const perBatch of [2, 10_000]) {
       const batches = [];
-      for await (const b of groupableBatches(db.sql, c.schema_name, pairs, perBatch, 3)) batches.push(b);
+      for await (const b of groupableBatches(db.sql, c.schema_name, PairTable.of(pairs), perBatch, 3)) batches.push(b);
       const loaded = batches.flatMap((b) => b.assets);
       t.ok(loaded.length < all.length, `${perBatch} a batch: the groupable assets (${loaded.length}) are fewer than the catalog's (${all.length})`);
       t.equal(new Set(batches.flatMap((b) => [...b.ids])).size, batches.reduce((n, b) => n + b.ids.length, 0), `${perBatch} a batch: no id in two batches`);
@@ -96,16 +97,23 @@ for (const backend of BACKENDS) {
 t.test('pairs found by several passes are kept once, at their smallest distance, untouched orientation first', async (t) => {
   const ids = new Float64Array([10, 20, 30]);
   const list = { i: new Uint32Array([0, 1, 0, 2, 1]), j: new Uint32Array([1, 0, 1, 1, 2]), distance: new Uint8Array([5, 3, 3, 2, 4]), orientation: new Uint8Array([0, 2, 0, 0, 1]), length: 5 };
-  t.same(pairsOf(list, ids), [
+  t.same(pairsOf(list, ids).toArray(), [
     { a: 10, b: 20, distance: 3, orientation: 0, similarity: null },
     { a: 20, b: 30, distance: 2, orientation: 0, similarity: null },
   ]);
-  const twice = uniquePairs([
-    { a: 1, b: 2, distance: 6, orientation: 0, similarity: null },
-    { a: 1, b: 2, distance: 4, orientation: 3, similarity: null },
-    { a: 1, b: 3, distance: 1, orientation: 0, similarity: null },
-  ]);
-  t.same(twice.map((p) => [p.a, p.b, p.distance, p.orientation]), [[1, 2, 4, 3], [1, 3, 1, 0]]);
+  const twice = PairTable.of([
+    { a: 1, b: 3, distance: 1, orientation: 0 },
+    { a: 1, b: 2, distance: 6, orientation: 0 },
+    { a: 1, b: 2, distance: 4, orientation: 3 },
+    { a: 1, b: 2, distance: 4, orientation: 0 },
+  ]).unique();
+  t.same(twice.toArray().map((p) => [p.a, p.b, p.distance, p.orientation]), [[1, 2, 4, 0], [1, 3, 1, 0]], 'sorted, the smallest distance, untouched on a tie');
+  // A table grows past its first capacity and takes another whole.
+  const grown = new PairTable(1);
+  for (let k = 0; k < 5; k++) grown.push(k, k + 10, k, 0);
+  grown.append(twice);
+  t.same([grown.length, [...grown.a.subarray(0, 7)], grown.at(6)], [7, [0, 1, 2, 3, 4, 1, 1], { a: 1, b: 3, distance: 1, orientation: 0, similarity: null }]);
+  t.same(grown.endIds().sort((x, y) => x - y), [0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
 });
 
 for (const backend of BACKENDS) {
@@ -145,7 +153,7 @@ for (const backend of BACKENDS) {
         const [job] = await db.sql<Job[]>`
           insert into public.jobs (catalog_id, type, status, params, started_at) values (${catalog.id}, 'duplicates', 'running', ${db.sql.json(params as never)}, now()) returning *`;
         const batching = k === 1 ? { wholeCatalogLimit: 0, componentBatch: 2 } : undefined;
-        out.push((await finalizeDuplicates(db.sql, { catalog, job: job!, params, pairs: pairs.map((p) => ({ ...p })), searched: all.length, batching })).summary);
+        out.push((await finalizeDuplicates(db.sql, { catalog, job: job!, params, pairs: PairTable.of(pairs), searched: all.length, batching })).summary);
       }
       return out;
     };

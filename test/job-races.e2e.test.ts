@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import t from 'tap';
 import { openDatabase } from '../src/db/database.js';
 import { finalizeDuplicates, duplicatesParams } from '../src/jobs/duplicates.js';
+import { PairTable } from '../src/dedupe/pair-table.js';
 import type { Catalog } from '../src/model/catalog.js';
 import type { Job } from '../src/model/job.js';
 import { CLI, runCli } from './helpers/cli.js';
@@ -173,7 +174,7 @@ t.test('two duplicates runs of one catalog, the window widened by a table lock: 
   const [job] = await db.sql<Job[]>`
     insert into public.jobs (catalog_id, type, status, params, started_at) values (${catalogId}, 'duplicates', 'running', ${db.sql.json(params as never)}, now()) returning *`;
   const unlockAgain = await holdGroups();
-  const input = { catalog: catalog!, job: job!, params, pairs: [], searched: 0 };
+  const input = { catalog: catalog!, job: job!, params, pairs: new PairTable(), searched: 0 };
   const both = Promise.all([finalizeDuplicates(db.sql, input), finalizeDuplicates(db.sql, input)]);
   await new Promise((r) => setTimeout(r, 300));
   await unlockAgain();

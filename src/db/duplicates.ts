@@ -1,5 +1,6 @@
-import type { ComputedGroup, DedupeAsset, GroupKind, NearPair } from '../dedupe/groups.js';
+import type { ComputedGroup, DedupeAsset, GroupKind } from '../dedupe/groups.js';
 import type { ReviewAction, StoredGroup } from '../dedupe/review.js';
+import { PairTable } from '../dedupe/pair-table.js';
 import { catalogSchema, table } from './assets.js';
 import type { Sql } from './database.js';
 import { DEDUPE_STATUSES, type AssetStatus } from '../model/asset.js';
@@ -555,21 +556,25 @@ export async function resolveToKeepers(
 }
 
 /** Candidate pairs of a sharded search, kept until the job's finalize reads them. */
-export async function writeCandidates(sql: Sql, schema: string, jobId: string, pairs: NearPair[]): Promise<void> {
+export async function writeCandidates(sql: Sql, schema: string, jobId: string, pairs: PairTable): Promise<void> {
   const s = catalogSchema(sql, schema);
   for (let i = 0; i < pairs.length; i += 10000) {
-    const part = pairs.slice(i, i + 10000);
+    const end = Math.min(pairs.length, i + 10000);
+    const column = (c: Float64Array | Uint8Array) => Array.from(c.subarray(i, end));
     await sql`
       insert into ${s}.duplicate_candidates (job_id, a, b, distance, orientation)
-      select ${jobId}, * from unnest(${part.map((p) => p.a)}::int8[], ${part.map((p) => p.b)}::int8[], ${part.map((p) => p.distance)}::int2[], ${part.map((p) => p.orientation)}::int2[])
+      select ${jobId}, * from unnest(${column(pairs.a)}::int8[], ${column(pairs.b)}::int8[], ${column(pairs.distance)}::int2[], ${column(pairs.orientation)}::int2[])
       on conflict (job_id, a, b) do update set distance = least(excluded.distance, duplicate_candidates.distance)`;
   }
 }
 
-export async function readCandidates(sql: Sql, schema: string, jobId: string): Promise<NearPair[]> {
-  const rows = await sql<{ a: bigint; b: bigint; distance: number; orientation: number }[]>`
-    select a, b, distance, orientation from ${catalogSchema(sql, schema)}.duplicate_candidates where job_id = ${jobId}`;
-  return rows.map((r) => ({ a: Number(r.a), b: Number(r.b), distance: r.distance, orientation: r.orientation, similarity: null }));
+/** A job's candidates, read a batch of rows at a time into the table (no row objects kept). */
+export async function readCandidates(sql: Sql, schema: string, jobId: string, batch = 50_000): Promise<PairTable> {
+  const pairs = new PairTable();
+  const rows = sql<{ a: string; b: string; distance: number; orientation: number }[]>`
+    select a::text, b::text, distance, orientation from ${catalogSchema(sql, schema)}.duplicate_candidates where job_id = ${jobId}`.cursor(batch);
+  for await (const part of rows) for (const r of part) pairs.push(Number(r.a), Number(r.b), r.distance, r.orientation);
+  return pairs;
 }
 
 export async function clearCandidates(sql: Sql, schema: string, jobId: string): Promise<void> {

@@ -2,6 +2,7 @@ import { createVectorIndex, nativeFaiss } from './faiss.js';
 import { popcount32, sharedHashes } from './hamming-index.js';
 import { burstGroups, exactGroups, formatPairGroups, nearGroups, representatives, withDamageNote, type ComputedGroup, type DedupeAsset, type NearPair } from './groups.js';
 import type { PairList } from './join-pool.js';
+import { PairTable } from './pair-table.js';
 import { cosine } from '../embed/vectors.js';
 import type { Verdict } from './local-features.js';
 
@@ -89,29 +90,15 @@ export class SearchInputBuilder {
   }
 }
 
-/**
- * The join's numbered pairs as asset pairs (a < b), each pair once: the smallest distance kept; on
- * a tie the untouched orientation, which the CNN can still check.
- */
-export function pairsOf(list: PairList, ids: Float64Array): NearPair[] {
-  const pairs: NearPair[] = new Array(list.length);
+/** The join's numbered pairs as asset pairs (a < b), each pair once (PairTable.unique). */
+export function pairsOf(list: PairList, ids: Float64Array): PairTable {
+  const pairs = new PairTable(list.length);
   for (let k = 0; k < list.length; k++) {
     const x = ids[list.i[k]!]!;
     const y = ids[list.j[k]!]!;
-    pairs[k] = { a: Math.min(x, y), b: Math.max(x, y), distance: list.distance[k]!, orientation: list.orientation[k]!, similarity: null };
+    pairs.push(Math.min(x, y), Math.max(x, y), list.distance[k]!, list.orientation[k]!);
   }
-  return uniquePairs(pairs);
-}
-
-/** Each pair once (a < b given), by the rule of pairsOf: several search slices can find one pair. */
-export function uniquePairs(pairs: NearPair[]): NearPair[] {
-  pairs.sort((p, q) => p.a - q.a || p.b - q.b || p.distance - q.distance || Number(p.orientation !== 0) - Number(q.orientation !== 0));
-  const out: NearPair[] = [];
-  for (const p of pairs) {
-    const last = out[out.length - 1];
-    if (!last || last.a !== p.a || last.b !== p.b) out.push(p);
-  }
-  return out;
+  return pairs.unique();
 }
 
 /**

@@ -3,7 +3,8 @@ import type { Sql } from '../db/database.js';
 import { loadEmbeddings } from '../db/embeddings.js';
 import { finishJob, whileRunning } from '../db/jobs.js';
 import { withReconnect } from '../db/retry.js';
-import { detect, embeddingPairs, pairsOf, retrievalLimit, SearchInputBuilder, uniquePairs, withLocalFeatures, type SearchInput } from '../dedupe/detect.js';
+import { detect, embeddingPairs, pairsOf, retrievalLimit, SearchInputBuilder, withLocalFeatures, type SearchInput } from '../dedupe/detect.js';
+import type { PairTable } from '../dedupe/pair-table.js';
 import { Components, partition } from '../dedupe/components.js';
 import { representatives, type ComputedGroup, type DedupeAsset, type NearPair } from '../dedupe/groups.js';
 import { buildIndex, joinSlices, type HammingIndex, type JoinSlice } from '../dedupe/hamming-index.js';
@@ -187,7 +188,7 @@ export const sliceSize = (slice: JoinSlice) => slice.to - slice.from;
  * Step 2a: one search slice, spread over this host's threads. A slice planned over a different
  * set of hashes is refused: the catalog changed under the job.
  */
-export async function searchPart(work: DuplicatesWork, job: Pick<Job, 'id'>, catalog: Catalog, params: DuplicatesParams, slice: JoinSlice, n: number): Promise<NearPair[]> {
+export async function searchPart(work: DuplicatesWork, job: Pick<Job, 'id'>, catalog: Catalog, params: DuplicatesParams, slice: JoinSlice, n: number): Promise<PairTable> {
   const { input, index } = await work.indexes.get(job.id, catalog);
   if (index.n !== n) throw new Error(`the catalog changed while duplicates were being searched (${n} hashes planned, ${index.n} now): run the job again`);
   const pool = work.joins();
@@ -255,7 +256,7 @@ export interface FinalizeDuplicatesInput {
   job: Job;
   params: DuplicatesParams;
   /** Every candidate pair the search parts found (a pair found by several is kept once). */
-  pairs: NearPair[];
+  pairs: PairTable;
   searched: number;
   /** What the embed stage did in this process (embedded runs); cluster workers log their own. */
   embed?: EmbedSummary | null;
@@ -295,7 +296,7 @@ function addTally(into: Tally, t: Tally): void {
 export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInput): Promise<{ summary: DuplicatesSummary; job: Job | null }> {
   const { catalog, job, params } = input;
   // The hash passes find some pairs more than once: each is kept once.
-  const pairs = uniquePairs(input.pairs);
+  const pairs = input.pairs.unique();
   const schema = catalog.schema_name;
   const total = await countDedupeAssets(sql, schema);
   const { wholeCatalogLimit, componentBatch } = input.batching ?? { wholeCatalogLimit: WHOLE_CATALOG_LIMIT, componentBatch: COMPONENT_BATCH };
@@ -350,8 +351,10 @@ export async function finalizeDuplicates(sql: Sql, input: FinalizeDuplicatesInpu
 }
 
 /** The whole catalog in memory: embedding retrieval, local features where asked, then every group. */
-async function detectWhole(sql: Sql, input: FinalizeDuplicatesInput, pairs: NearPair[]) {
+async function detectWhole(sql: Sql, input: FinalizeDuplicatesInput, table: PairTable) {
   const { params } = input;
+  // At most WHOLE_CATALOG_LIMIT pictures' pairs (or retrievalLimit()'s): objects are affordable.
+  const pairs = table.toArray();
   const schema = input.catalog.schema_name;
   const assets = await loadDedupeAssets(sql, schema);
   let embeddings = new Map<number, Float32Array>();
@@ -403,17 +406,17 @@ export interface GroupableBatch {
  * arrays indexed by id, then each batch's assets are read by id. The rules in dedupe/groups.ts
  * give the same groups batch by batch as over the whole catalog.
  */
-export async function* groupableBatches(sql: Sql, schema: string, pairs: NearPair[], perBatch: number, batch = HASH_BATCH): AsyncGenerator<GroupableBatch> {
+export async function* groupableBatches(sql: Sql, schema: string, pairs: PairTable, perBatch: number, batch = HASH_BATCH): AsyncGenerator<GroupableBatch> {
   const components = new Components(await maxLinkableId(sql, schema));
-  for (const p of pairs) components.linkPair(p.a, p.b);
+  for (let k = 0; k < pairs.length; k++) components.linkPair(pairs.a[k]!, pairs.b[k]!);
   await forEachLink(sql, schema, batch, (runs) => {
     for (const run of runs) components.link(run);
   });
   const batches = components.batches(perBatch);
-  const pairsOfBatch = partition(pairs.length, batches.count, (k) => batches.batchOf(pairs[k]!.a));
+  const pairsOfBatch = partition(pairs.length, batches.count, (k) => batches.batchOf(pairs.a[k]!));
   for (let b = 0; b < batches.count; b++) {
     const ids = batches.ids(b);
-    yield { assets: await loadDedupeAssetsByIds(sql, schema, ids), pairs: Array.from(pairsOfBatch[b]!, (k) => pairs[k]!), ids };
+    yield { assets: await loadDedupeAssetsByIds(sql, schema, ids), pairs: pairs.pick(pairsOfBatch[b]!), ids };
   }
 }
 

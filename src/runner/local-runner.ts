@@ -18,6 +18,7 @@ import { runOrganize, type OrganizeSummary } from '../jobs/organize.js';
 import { thumbnailDir, type Catalog } from '../model/catalog.js';
 import type { Job } from '../model/job.js';
 import { messageOf, UserError } from '../util/errors.js';
+import { PairTable } from '../dedupe/pair-table.js';
 import { PARTIAL_DIR } from '../workers/file-task.js';
 import { RateMeter } from './rate-meter.js';
 
@@ -215,12 +216,12 @@ export class LocalRunner implements JobExecutor {
           log: this.log,
         });
         if (signal.aborted) return null;
-        const pairs = [];
+        const pairs = new PairTable();
         let searched = embedUnits;
         await stage('search', searched, plan.total);
         for (const slice of plan.slices) {
           if (signal.aborted) return null;
-          for (const p of await searchPart(work, job, catalog, params, slice, plan.n)) pairs.push(p);
+          pairs.append(await searchPart(work, job, catalog, params, slice, plan.n));
           searched += sliceSize(slice);
           await stage('search', searched, plan.total);
         }
