@@ -176,6 +176,8 @@ async function contract(t: Test, base: string, mode: 'embedded' | 'cluster', dat
   }
   t.equal(doc.components.schemas.ScanRequest.additionalProperties, false, 'the document carries the validating schema');
   t.same(doc.paths['/api/jobs/scan'].post.requestBody.content['application/json'].schema, { $ref: '#/components/schemas/ScanRequest' });
+  t.same(Object.keys(doc.paths['/api/catalogs/{id}/assets/{asset_id}/thumbnail'].get.responses['200'].content), ['image/jpeg', 'image/webp'], 'a raw answer lists its media types');
+  t.notOk(doc.paths['/api/catalogs/{id}/assets/{asset_id}/original'].get.responses['200'].content, 'and a described one claims none');
 
   // Deleting a catalog drops its rows and thumbnails.
   const thumbs = path.join(dataDir, 'thumbnails', cid);

@@ -27,6 +27,8 @@ function parameters(schema: TSchema | undefined, where: 'path' | 'query') {
   return Object.entries(props).map(([name, s]) => ({ name, in: where, required: where === 'path' || required.has(name), schema: pointers(s) }));
 }
 
+const MEDIA_TYPE = /^[a-z]+\/[a-z0-9.+-]+$/;
+
 /** The OpenAPI 3.1 document, generated from the very schemas that validate requests. */
 export function openApiDocument(routes: Route[], version: string, bearerRequired: boolean): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -35,7 +37,9 @@ export function openApiDocument(routes: Route[], version: string, bearerRequired
     const responses: Record<string, unknown> = {};
     for (const [status, s] of Object.entries(r.responses)) {
       if (typeof s === 'string') {
-        responses[status] = s.includes('/') ? { description: s, content: { [s]: {} } } : { description: s };
+        // "image/jpeg, image/webp": the media types a raw answer may have; any other text describes it.
+        const types = s.split(/,\s*/);
+        responses[status] = types.every((m) => MEDIA_TYPE.test(m)) ? { description: s, content: Object.fromEntries(types.map((m) => [m, {}])) } : { description: s };
       } else {
         responses[status] = { description: (s.description as string | undefined) ?? 'success', content: { 'application/json': { schema: schemaRef(s) } } };
       }

@@ -82,7 +82,7 @@ export function assetRoutes(deps: ApiDeps) {
       tag: 'assets',
       access: 'read',
       params: AssetParams,
-      responses: { 200: 'image/jpeg', 404: ErrorBody },
+      responses: { 200: 'image/jpeg, image/webp', 404: ErrorBody },
       async handler({ params }) {
         const { bytes, type } = await assets.thumbnail(await catalogs.get(params.id), Number(params.asset_id));
         return { raw: bytes, contentType: type, headers: { 'cache-control': 'private, max-age=3600' } };
