@@ -100,11 +100,16 @@ t.test('hashes are stable under re-encoding and differ between pictures', async 
   t.equal(thumb.format, 'jpeg');
   t.equal(pa.thumbnailExt, 'jpg');
   t.equal(Math.max(thumb.width!, thumb.height!), 256);
-  // Transparency is kept: such a picture's thumbnail is a WebP with its alpha channel.
-  const clear = await sharp(scene(400, 300, 13)).ensureAlpha(0.5).png().toBuffer();
-  const pc = await analyzePixels(clear, 1e8);
-  const clearThumb = await sharp(pc.thumbnail).metadata();
-  t.same([clearThumb.format, pc.thumbnailExt, clearThumb.hasAlpha], ['webp', 'webp', true], 'a picture with alpha gets a WebP thumbnail with alpha');
+  // Transparency is kept: such a picture's thumbnail is a WebP with its alpha channel. An alpha
+  // channel that is opaque everywhere is not transparency: that thumbnail is a JPEG.
+  const rgba = await sharp(scene(400, 300, 13)).ensureAlpha(1).raw().toBuffer();
+  const opaquePng = await sharp(rgba, { raw: { width: 400, height: 300, channels: 4 } }).png().toBuffer();
+  for (let i = 3; i < rgba.length; i += 4) if ((i >> 2) % 400 < 200) rgba[i] = 0;
+  const clear = await sharp(rgba, { raw: { width: 400, height: 300, channels: 4 } }).png().toBuffer();
+  const [pc, po] = await Promise.all([analyzePixels(clear, 1e8), analyzePixels(opaquePng, 1e8)]);
+  const [clearThumb, opaqueThumb] = await Promise.all([sharp(pc.thumbnail).metadata(), sharp(po.thumbnail).metadata()]);
+  t.same([clearThumb.format, pc.thumbnailExt, clearThumb.hasAlpha], ['webp', 'webp', true], 'a picture with transparency gets a WebP thumbnail with alpha');
+  t.same([opaqueThumb.format, po.thumbnailExt, opaqueThumb.channels], ['jpeg', 'jpg', 3], 'an opaque alpha channel is dropped');
 });
 
 t.test('EXIF orientation is applied before hashing', async (t) => {

@@ -128,9 +128,10 @@ export async function analyzePixels(source: Buffer, maxPixels: number, opts2: An
   const t2 = performance.now();
 
   const rawBase = { raw: { width: bw, height: bh, channels } };
-  const hasAlpha = channels === 2 || channels === 4;
+  // An alpha channel that is opaque everywhere (common in PNGs) is dropped: a JPEG shows it all.
+  const hasAlpha = (channels === 2 || channels === 4) && !opaque(base.data, channels);
   const encoder = sharp(base.data, rawBase);
-  const thumbnail = await (hasAlpha ? encoder.webp({ quality: THUMBNAIL_WEBP_QUALITY, effort: 2 }) : encoder.jpeg({ quality: THUMBNAIL_JPEG_QUALITY })).toBuffer();
+  const thumbnail = await (hasAlpha ? encoder.webp({ quality: THUMBNAIL_WEBP_QUALITY, effort: 2 }) : encoder.removeAlpha().jpeg({ quality: THUMBNAIL_JPEG_QUALITY })).toBuffer();
   const t3 = performance.now();
 
   return {
@@ -162,6 +163,12 @@ export async function cnnInput(thumbnail: string | Buffer): Promise<Buffer> {
     .resize(EMBED_SIZE, EMBED_SIZE, { fit: 'fill' })
     .raw()
     .toBuffer();
+}
+
+/** Whether every pixel's alpha (the last of `channels` bands) is full. */
+function opaque(pixels: Uint8Array, channels: number): boolean {
+  for (let i = channels - 1; i < pixels.length; i += channels) if (pixels[i] !== 255) return false;
+  return true;
 }
 
 /** The one decode every path shares: shrunk on load to thumbnail size, EXIF orientation applied. */
