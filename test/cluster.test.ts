@@ -7,6 +7,7 @@ import { makeHosts, ownRedis, type Host } from './helpers/netns.js';
 import { configFor, envFor } from './helpers/postgres.js';
 import { api, jobDone, startServe, startWorker, waitFor, type Proc } from './helpers/server.js';
 import { tmpDir } from './helpers/tmp.js';
+import { isThumbnailFile } from '../src/pipeline/pixels.js';
 
 const FILES = 180;
 
@@ -71,7 +72,7 @@ t.test('three workers on separate hosts: SIGKILL, SIGTERM and a Redis restart mi
     const schema = `catalog_${cid.replace(/-/g, '')}`;
     const [row] = await sql.unsafe(`select count(*)::int as n, count(distinct path)::int as paths, count(*) filter (where status = 'ok' and sha256 is not null)::int as ok from "${schema}".assets`);
     t.same(row, { n: FILES, paths: FILES, ok: FILES }, 'every file exactly once, complete');
-    const thumbs = fs.readdirSync(path.join(config.dataDir, 'thumbnails', cid), { recursive: true }).filter((f) => /\.(jpg|webp)$/.test(String(f)));
+    const thumbs = fs.readdirSync(path.join(config.dataDir, 'thumbnails', cid), { recursive: true }).filter((f) => isThumbnailFile(String(f)));
     t.equal(thumbs.length, FILES, 'one thumbnail per file');
   }
 

@@ -7,13 +7,14 @@ import { CLI, runCli } from './helpers/cli.js';
 import { writePhoto } from './helpers/corpus.js';
 import { BACKENDS, configFor, envFor } from './helpers/postgres.js';
 import { tmpDir } from './helpers/tmp.js';
+import { isThumbnailFile } from '../src/pipeline/pixels.js';
 
 const FILES = 160;
 
 function countFiles(dir: string): number {
   if (!fs.existsSync(dir)) return 0;
   let n = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile() && /\.(jpg|webp)$/.test(e.name)) n++;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile() && isThumbnailFile(e.name)) n++;
   return n;
 }
 

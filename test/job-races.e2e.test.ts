@@ -13,6 +13,7 @@ import { writePhoto } from './helpers/corpus.js';
 import { configFor, envFor } from './helpers/postgres.js';
 import { api, jobDone, startServe, waitFor } from './helpers/server.js';
 import { tmpDir } from './helpers/tmp.js';
+import { isThumbnailFile } from '../src/pipeline/pixels.js';
 
 // The races the scattered rules let through, on a shared PostgreSQL: each reproduced, and shown
 // to end with one job of a kind per catalog, no file wrongly missing, and one set of groups.
@@ -22,7 +23,7 @@ async function smallPhotos(root: string, n: number): Promise<void> {
 }
 
 const countThumbs = (dir: string) =>
-  fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && /\.(jpg|webp)$/.test(e.name)).length : 0;
+  fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && isThumbnailFile(e.name)).length : 0;
 
 t.test('an API scan and a CLI ingest of one catalog: the ingest is refused, nothing goes missing, the job reads the same everywhere', async (t) => {
   const config = await configFor(t, 'postgres');

@@ -385,7 +385,7 @@ async function detectWhole(sql: Sql, input: FinalizeDuplicatesInput, table: Pair
       const searched = new Set(pairs.map((p) => `${p.a},${p.b}`));
       proposed = all.filter((p) => !searched.has(`${p.a},${p.b}`)).length;
     } else {
-      embeddings = await loadEmbeddings(sql, schema, pairEndIds(pairs));
+      embeddings = await loadEmbeddings(sql, schema, table.endIds());
       retrieval = `skipped above ${retrievalLimit()} pictures`;
     }
   }

@@ -126,8 +126,9 @@ export class CatalogService {
   }
 
   /**
-   * Thumbnails (and CNN inputs earlier versions left) of catalogs that no longer exist: a job running in another process
-   * when its catalog was deleted may have written a last few. Removed when a server starts.
+   * Thumbnails (and CNN inputs earlier versions left) of catalogs that no longer exist: a job
+   * running in another process when its catalog was deleted may have written a last few.
+   * Removed when a server starts.
    */
   async sweepOrphanedFiles(): Promise<string[]> {
     const known = new Set((await this.list()).map((c) => c.id));
